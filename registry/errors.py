@@ -11,7 +11,8 @@ from __future__ import annotations
 class CentraleError(Exception):
     """Base of every error Centrale raises on purpose."""
 
-    title: str = "Errore"
+    #: English message id; shown translated through :attr:`display_title`.
+    title: str = "Error"
 
     def __init__(self, message: str, *, title: str | None = None) -> None:
         super().__init__(message)
@@ -22,8 +23,14 @@ class CentraleError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def display_title(self) -> str:
+        from registry.i18n import _
+
+        return _(self.title)
+
 
 class ConfigError(CentraleError):
     """The configuration cannot be used as it is."""
 
-    title = "Configurazione non valida"
+    title = "Invalid configuration"
