@@ -373,6 +373,12 @@ def resolve_stream_uris(
     For threads without an event loop (the recorder, stream readers). Do not call it from a
     coroutine: it would block that loop.
     """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("resolve_stream_uris() blocks: await OnvifDevice in a coroutine")
 
     async def run() -> StreamUris:
         device = OnvifDevice(camera_id, address, username, password, timeout_s=timeout_s)

@@ -1,0 +1,93 @@
+"""Shared fixtures.
+
+Real peers (tests marked ``@pytest.mark.peers``): ``ipycam``, ``gst_rtsp`` and
+``gst_rtsp_auth`` start one peer each per session on free 127.0.0.1 ports (see
+``tests/peers.py``) and stop it, children included, at the end. A test that kills or freezes
+a peer need not clean up: after every test the started peers are healed (thawed, restarted).
+
+Without the peer environment a peers test fails and says to run ``scripts/setup-peers.sh``;
+with ``CENTRALE_SKIP_PEERS=1`` it is skipped instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from peers import (
+    SETUP_HINT,
+    GstRtspPeer,
+    IpycamPeer,
+    environment_problems,
+    start_gst_rtsp,
+    start_ipycam,
+)
+
+# --------------------------------------------------------------------------------------
+# Real peers
+# --------------------------------------------------------------------------------------
+
+_started: list[IpycamPeer | GstRtspPeer] = []
+
+
+def _skip_peers() -> bool:
+    return os.environ.get("CENTRALE_SKIP_PEERS", "") not in ("", "0")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("peers") is None:
+        return
+    if _skip_peers():
+        pytest.skip("CENTRALE_SKIP_PEERS is set")
+    problems = environment_problems()
+    if problems:
+        pytest.fail(
+            "camera peers are not installed: " + "; ".join(problems) + f". To fix: {SETUP_HINT}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _heal_peers() -> Iterator[None]:
+    """After each test, bring back any peer that the test killed or froze."""
+    yield
+    for peer in _started:
+        peer.heal()
+
+
+@pytest.fixture(scope="session")
+def ipycam() -> Iterator[IpycamPeer]:
+    """ipycam camera: ONVIF auth op/secret, RTSP (no auth) playing car-detection.mp4."""
+    peer = start_ipycam(username="op", password="secret")
+    _started.append(peer)
+    try:
+        yield peer
+    finally:
+        _started.remove(peer)
+        peer.stop()
+
+
+@pytest.fixture(scope="session")
+def gst_rtsp() -> Iterator[GstRtspPeer]:
+    """GStreamer RTSP server without authentication."""
+    peer = start_gst_rtsp(name="gst")
+    _started.append(peer)
+    try:
+        yield peer
+    finally:
+        _started.remove(peer)
+        peer.stop()
+
+
+@pytest.fixture(scope="session")
+def gst_rtsp_auth() -> Iterator[GstRtspPeer]:
+    """GStreamer RTSP server with RTSP Basic auth viewer/s3cret."""
+    peer = start_gst_rtsp(username="viewer", password="s3cret", name="gst-auth")
+    _started.append(peer)
+    try:
+        yield peer
+    finally:
+        _started.remove(peer)
+        peer.stop()
