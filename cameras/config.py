@@ -8,6 +8,7 @@ carry a ``field`` in their context so that the loader can point at the offending
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -27,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from registry.i18n import _
 
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_CAMERA_ID = re.compile(CAMERA_ID_PATTERN)
 ONVIF_DEVICE_PATH = "/onvif/device_service"
 STREAM_SCHEMES = ("rtsp", "rtsps")
 
@@ -130,7 +132,7 @@ class CameraConfig(StrictModel):
     """One ``[[cameras]]`` entry."""
 
     id: str = Field(
-        pattern=CAMERA_ID_PATTERN,
+        json_schema_extra={"pattern": CAMERA_ID_PATTERN},
         title="Identifier",
         description="Short stable id: lowercase letters, digits, '-' and '_', up to 32 chars.",
     )
@@ -184,6 +186,20 @@ class CameraConfig(StrictModel):
         title="Loop file",
         description="File sources only: start again at the end of the file (demo).",
     )
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _CAMERA_ID.fullmatch(value):
+            raise PydanticCustomError(
+                "camera_id",
+                _(
+                    "invalid camera id {value}: use up to 32 lowercase letters, digits, "
+                    "'-' or '_', starting with a letter or digit"
+                ),
+                {"value": repr(value)},
+            )
+        return value
 
     @field_validator("onvif")
     @classmethod
