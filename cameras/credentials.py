@@ -78,6 +78,17 @@ def keyring_backend_name() -> str | None:
     return None if backend is None else f"{type(backend).__module__}.{type(backend).__name__}"
 
 
+def check_credential_store(camera_id: str) -> str:
+    """Name of the usable keyring backend; :class:`CredentialStoreUnavailable` if none.
+
+    For asking before prompting anybody for a password that could not be stored.
+    """
+    name = keyring_backend_name()
+    if name is None:
+        raise _unavailable(camera_id)
+    return name
+
+
 def get_camera_password(camera_id: str) -> str | None:
     """The password of ``camera_id``, or ``None`` when none is stored.
 

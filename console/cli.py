@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cameras.credentials import (
     CredentialError,
-    keyring_backend_name,
+    check_credential_store,
     password_env_var,
     set_camera_password,
 )
@@ -229,6 +229,7 @@ def _set_camera_password(args: argparse.Namespace, data_dir: Path) -> int:
         )
     if camera.username is None:
         print(_("Note: camera {id} has no username in the configuration.").format(id=camera.id))
+    backend = check_credential_store(camera.id)
     prompt = _("Password for camera {id}: ").format(id=camera.id)
     first = getpass.getpass(prompt)
     if not first:
@@ -237,12 +238,12 @@ def _set_camera_password(args: argparse.Namespace, data_dir: Path) -> int:
     if first != second:
         raise UsageError(_("the passwords do not match: nothing stored"))
     set_camera_password(camera.id, first)
-    print(
-        _("Password stored for camera {id} ({backend}).").format(
-            id=camera.id, backend=keyring_backend_name()
-        )
-    )
+    print(_("Password stored for camera {id} ({backend}).").format(id=camera.id, backend=backend))
     env_var = password_env_var(camera.id)
     if env_var in os.environ:
         print(_("Note: {var} is set and takes precedence over the keyring.").format(var=env_var))
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
