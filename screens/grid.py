@@ -1,0 +1,168 @@
+"""The live grid: 1, 4, 9 or 16 cameras a page, paging, keyboard focus, full view on Enter."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from registry.i18n import _
+from screens.bindings import N_, translate_bindings
+from screens.context import ConsoleContext
+from screens.single import SingleScreen
+from screens.widgets.camera_tile import CameraTile, EmptyTile
+
+LAYOUTS = (1, 4, 9, 16)
+
+
+class GridScreen(Screen[None]):
+    CSS_PATH = "grid.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(0, -1)", N_("Up"), show=False, id="grid.focus_up"),
+        Binding("down", "move(0, 1)", N_("Down"), show=False, id="grid.focus_down"),
+        Binding("left", "move(-1, 0)", N_("Left"), show=False, id="grid.focus_left"),
+        Binding("right", "move(1, 0)", N_("Right"), show=False, id="grid.focus_right"),
+        Binding("enter", "open", N_("Full view"), id="grid.open"),
+        Binding("1", "layout(1)", N_("1 camera"), id="grid.layout_1"),
+        Binding("2", "layout(4)", N_("4 cameras"), id="grid.layout_4"),
+        Binding("3", "layout(9)", N_("9 cameras"), id="grid.layout_9"),
+        Binding("4", "layout(16)", N_("16 cameras"), id="grid.layout_16"),
+        Binding("pagedown", "page(1)", N_("Next page"), id="grid.page_next"),
+        Binding("pageup", "page(-1)", N_("Previous page"), id="grid.page_previous"),
+    ]
+
+    layout_size: reactive[int] = reactive(4, init=False)
+    page: reactive[int] = reactive(0, init=False)
+
+    def __init__(self, context: ConsoleContext) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.context = context
+        self.cameras = context.cameras
+        self.set_reactive(GridScreen.layout_size, context.layout if context.layout in LAYOUTS
+                          else 4)
+        self._focus_index = 0
+        self._suspended = False
+
+    # -- composition ---------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="grid-header")
+        yield Grid(id="grid")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._rebuild()
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self.cameras) / self.layout_size))
+
+    def page_cameras(self) -> list[int]:
+        start = self.page * self.layout_size
+        return list(range(start, min(len(self.cameras), start + self.layout_size)))
+
+    def _rebuild(self) -> None:
+        grid = self.query_one("#grid", Grid)
+        side = math.isqrt(self.layout_size)
+        grid.styles.grid_size_columns = side
+        grid.styles.grid_size_rows = side
+        grid.remove_children()
+        if self._suspended:
+            return
+        ctx = self.context
+        tiles = [
+            CameraTile(self.cameras[i], ctx.hub, "sub", timezone=ctx.timezone,
+                       clock_format=ctx.clock_format, clock=ctx.clock, id=f"tile-{i}")
+            for i in self.page_cameras()
+        ]
+        empties = [EmptyTile() for _ in range(self.layout_size - len(tiles))]
+        grid.mount_all([*tiles, *empties])
+        if tiles:
+            index = min(max(self._focus_index, 0), len(tiles) - 1)
+            self.call_after_refresh(tiles[index].focus)
+        self._update_header()
+
+    def _update_header(self) -> None:
+        ctx = self.context
+        header = self.query_one("#grid-header", Static)
+        header.update(
+            f"[b]{ctx.site_name}[/b] · {ctx.control_room}    "
+            + _("Page {page} of {pages}").format(page=self.page + 1, pages=self.pages)
+            + "    "
+            + _("{n} cameras").format(n=len(self.cameras))
+        )
+
+    def _show(self, layout: int, page: int, focus: int) -> None:
+        """Show page ``page`` of layout ``layout`` with tile ``focus`` focused."""
+        self.set_reactive(GridScreen.layout_size, layout)
+        self.set_reactive(GridScreen.page, min(max(0, page), self.pages - 1))
+        self._focus_index = focus
+        self._rebuild()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _tiles(self) -> list[CameraTile]:
+        return list(self.query(CameraTile))
+
+    def focused_camera_index(self) -> int | None:
+        focused = self.focused
+        if isinstance(focused, CameraTile) and focused.id:
+            return int(focused.id.removeprefix("tile-"))
+        return None
+
+    def action_move(self, dx: int, dy: int) -> None:
+        tiles = self._tiles()
+        if not tiles:
+            return
+        side = math.isqrt(self.layout_size)
+        current = self.focused_camera_index()
+        pos = 0 if current is None else current - self.page * self.layout_size
+        if dx:
+            pos += dx
+            if pos < 0:
+                if self.page > 0:
+                    self._show(self.layout_size, self.page - 1, self.layout_size - 1)
+                return
+            if pos >= len(tiles):
+                if self.page < self.pages - 1:
+                    self._show(self.layout_size, self.page + 1, 0)
+                return
+        else:
+            pos = pos + dy * side
+            if not 0 <= pos < len(tiles):
+                return
+        self._focus_index = pos
+        tiles[pos].focus()
+
+    def action_layout(self, size: int) -> None:
+        current = self.focused_camera_index() or 0
+        # keep the focused camera on screen in the new layout
+        self._show(size, current // size, current % size)
+
+    def action_page(self, delta: int) -> None:
+        page = min(max(0, self.page + delta), self.pages - 1)
+        if page != self.page:
+            self._show(self.layout_size, page, 0)
+
+    def action_open(self) -> None:
+        index = self.focused_camera_index()
+        if index is None:
+            return
+        # Close the grid's sub-streams while the full view shows the main stream.
+        self._suspended = True
+        self._focus_index = index - self.page * self.layout_size
+        self._rebuild()
+
+        def back(_result: object = None) -> None:
+            self._suspended = False
+            self._rebuild()
+
+        self.app.push_screen(SingleScreen(self.context, index), back)

@@ -1,0 +1,81 @@
+"""One camera alone, on its main stream, with the stream's figures."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cameras.stream import StreamStats
+from registry.i18n import _
+from screens.bindings import N_, translate_bindings
+from screens.context import ConsoleContext
+from screens.widgets.camera_tile import CameraTile
+
+
+class SingleScreen(Screen[None]):
+    CSS_PATH = "single.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", N_("Back to grid"), id="single.back"),
+        Binding("left", "step(-1)", N_("Previous camera"), id="single.previous"),
+        Binding("right", "step(1)", N_("Next camera"), id="single.next"),
+    ]
+
+    def __init__(self, context: ConsoleContext, index: int) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.context = context
+        self.index = index
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="single-stats")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show()
+        self.set_interval(1.0, self._update_stats)
+
+    def _show(self) -> None:
+        for tile in self.query(CameraTile):
+            tile.remove()
+        ctx = self.context
+        tile = CameraTile(ctx.cameras[self.index], ctx.hub, "main", timezone=ctx.timezone,
+                          clock_format=ctx.clock_format, clock=ctx.clock, id="single-tile")
+        self.mount(tile, before=0)
+        tile.focus()
+        self._update_stats()
+
+    @property
+    def tile(self) -> CameraTile:
+        return self.query_one(CameraTile)
+
+    def _update_stats(self) -> None:
+        stats_widget = self.query_one("#single-stats", Static)
+        tiles = list(self.query(CameraTile))
+        stats = tiles[0].video.reader_stats if tiles else None
+        if not isinstance(stats, StreamStats) or not stats.frames:
+            stats_widget.update(_("Main stream") + " · " + _("no figures yet"))
+            return
+        age = stats.last_frame_age_s
+        stats_widget.update(
+            _("Main stream") + " · "
+            + _("{fps:.1f} fps · {kbps:.0f} kbit/s · last frame {age} ms ago · "
+                "{reconnects} reconnections").format(
+                fps=stats.fps, kbps=stats.kbps,
+                age="—" if age is None else f"{age * 1000:.0f}",
+                reconnects=stats.reconnects,
+            )
+        )
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_step(self, delta: int) -> None:
+        count = len(self.context.cameras)
+        if count > 1:
+            self.index = (self.index + delta) % count
+            self._show()

@@ -1,0 +1,269 @@
+"""Half-block video rendering: two pixels per terminal cell, built with numpy.
+
+Each cell shows ``▀`` with the upper pixel as foreground and the lower pixel as background.
+A picture of W x 2H pixels becomes H rows of W cells.
+
+Two renderings of the same row are produced together:
+
+* the **fast path**: the row's whole escape sequence, built at once with numpy as
+  fixed-width SGR codes (``ESC[38;2;RRR;GGG;BBB;48;2;RRR;GGG;BBBm▀``, zero-padded so every
+  cell has the same byte length), used verbatim when the row reaches the terminal in one
+  piece;
+* the **safe path**: ordinary Rich segments (one ``▀`` per cell with a cached ``Style``),
+  built only if Textual has to cut the row, which happens when a toast or tooltip overlaps
+  the tile, or when a modal screen or the command palette is drawn over it (Textual then
+  renders the screen below from its segments, dimmed).
+
+:class:`VideoStrip` carries both: its render cache holds the fast string and its segments
+are computed lazily on first access, so that the common case never builds a Python object
+per cell, while any crop, divide or filter that Textual applies sees correct segments.
+
+For 256-colour terminals the pixels are mapped to the xterm palette (6x6x6 cube plus the
+grey ramp, whichever is nearer) and written as ``38;5;N``; other colour systems use only the
+safe path, where Rich downgrades the colours itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from rich.color import Color as RichColor
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+UPPER_HALF = "▀"
+
+# ---------------------------------------------------------------------------------------
+# digit tables: value -> 3 ASCII digits, zero padded
+_DIGITS = np.array([list(f"{v:03d}".encode()) for v in range(256)], dtype=np.uint8)
+
+_TRUE_PREFIX = b"\x1b[38;2;"
+_TRUE_MID = b";48;2;"
+_END = b"m" + UPPER_HALF.encode()
+# layout of one truecolor cell: prefix(7) RRR;GGG;BBB (11) mid(6) RRR;GGG;BBB (11) end(4)
+_TRUE_CELL = len(_TRUE_PREFIX) + 11 + len(_TRUE_MID) + 11 + len(_END)
+
+_256_PREFIX = b"\x1b[38;5;"
+_256_MID = b";48;5;"
+_256_CELL = len(_256_PREFIX) + 3 + len(_256_MID) + 3 + len(_END)
+
+RESET = "\x1b[0m"
+
+
+def _template(cell_bytes: bytes, width: int) -> np.ndarray:
+    row = np.frombuffer(cell_bytes * width, dtype=np.uint8).reshape(width, len(cell_bytes))
+    return row.copy()
+
+
+def _true_cell_template() -> bytes:
+    return _TRUE_PREFIX + b"000;000;000" + _TRUE_MID + b"000;000;000" + _END
+
+
+def _256_cell_template() -> bytes:
+    return _256_PREFIX + b"000" + _256_MID + b"000" + _END
+
+
+# offsets of the digit triplets inside one cell
+_TRUE_FG = [len(_TRUE_PREFIX) + 4 * i for i in range(3)]
+_TRUE_BG = [len(_TRUE_PREFIX) + 11 + len(_TRUE_MID) + 4 * i for i in range(3)]
+_256_FG = len(_256_PREFIX)
+_256_BG = len(_256_PREFIX) + 3 + len(_256_MID)
+
+
+class RowEncoder:
+    """Encodes RGB pictures into terminal rows; reuses its buffers between frames."""
+
+    def __init__(self) -> None:
+        self._buf: np.ndarray | None = None
+        self._key: tuple[str, int, int] | None = None
+
+    def _buffer(self, mode: str, rows: int, width: int) -> np.ndarray:
+        key = (mode, rows, width)
+        if self._key != key or self._buf is None:
+            cell = _true_cell_template() if mode == "truecolor" else _256_cell_template()
+            tpl = _template(cell, width)
+            self._buf = np.broadcast_to(tpl, (rows, *tpl.shape)).copy()
+            self._key = key
+        return self._buf
+
+    def encode(self, rgb: np.ndarray, mode: str) -> list[str]:
+        """Return one escape string per cell row (``mode``: ``truecolor`` or ``256``).
+
+        ``rgb`` has shape (2H, W, 3); an odd last pixel row is dropped.
+        """
+        rows = rgb.shape[0] // 2
+        width = rgb.shape[1]
+        top = rgb[0 : rows * 2 : 2]
+        bottom = rgb[1 : rows * 2 : 2]
+        buf = self._buffer(mode, rows, width)
+        if mode == "truecolor":
+            for ch in range(3):
+                a = _TRUE_FG[ch]
+                buf[:, :, a : a + 3] = _DIGITS[top[:, :, ch]]
+                b = _TRUE_BG[ch]
+                buf[:, :, b : b + 3] = _DIGITS[bottom[:, :, ch]]
+        else:
+            buf[:, :, _256_FG : _256_FG + 3] = _DIGITS[xterm256(top)]
+            buf[:, :, _256_BG : _256_BG + 3] = _DIGITS[xterm256(bottom)]
+        raw = buf.reshape(rows, -1)
+        return [line.tobytes().decode() + RESET for line in raw]
+
+
+# ---------------------------------------------------------------------------------------
+# xterm 256-colour palette
+
+_CUBE_LEVELS = np.array([0, 95, 135, 175, 215, 255], dtype=np.int16)
+# value -> index of the nearest cube level
+_CUBE_INDEX = np.abs(np.arange(256)[:, None] - _CUBE_LEVELS[None, :]).argmin(axis=1).astype(
+    np.int16
+)
+_GREY_LEVELS = np.arange(24, dtype=np.int16) * 10 + 8
+
+
+def xterm256(rgb: np.ndarray) -> np.ndarray:
+    """Map an (..., 3) uint8 RGB array to xterm-256 palette indices (uint8)."""
+    r = rgb[..., 0].astype(np.int16)
+    g = rgb[..., 1].astype(np.int16)
+    b = rgb[..., 2].astype(np.int16)
+    ri, gi, bi = _CUBE_INDEX[r], _CUBE_INDEX[g], _CUBE_INDEX[b]
+    cube = 16 + 36 * ri + 6 * gi + bi
+    cr, cg, cb = _CUBE_LEVELS[ri], _CUBE_LEVELS[gi], _CUBE_LEVELS[bi]
+    cube_err = (r - cr) ** 2 + (g - cg) ** 2 + (b - cb) ** 2
+    mean = (r + g + b) // 3
+    gi2 = np.clip((mean - 3) // 10, 0, 23)
+    gl = _GREY_LEVELS[gi2]
+    grey_err = (r - gl) ** 2 + (g - gl) ** 2 + (b - gl) ** 2
+    out = np.where(grey_err < cube_err, 232 + gi2, cube)
+    return out.astype(np.uint8)
+
+
+def xterm256_rgb(index: np.ndarray) -> np.ndarray:
+    """The RGB colour of xterm-256 palette indices >= 16 (for tests and the safe path)."""
+    index = index.astype(np.int16)
+    cube = index - 16
+    rgb = np.stack(
+        [_CUBE_LEVELS[cube // 36 % 6], _CUBE_LEVELS[cube // 6 % 6], _CUBE_LEVELS[cube % 6]],
+        axis=-1,
+    )
+    grey = _GREY_LEVELS[np.clip(index - 232, 0, 23)]
+    is_grey = (index >= 232)[..., None]
+    return np.where(is_grey, grey[..., None], rgb).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------
+# the safe path
+
+
+class _StyleCache:
+    """Rich styles per (foreground, background) pair, bounded."""
+
+    LIMIT = 65536
+
+    def __init__(self) -> None:
+        self._styles: dict[int, Style] = {}
+
+    def get(self, fg: int, bg: int) -> Style:
+        key = (fg << 24) | bg
+        style = self._styles.get(key)
+        if style is None:
+            if len(self._styles) >= self.LIMIT:
+                self._styles.clear()
+            style = Style(
+                color=RichColor.from_rgb(fg >> 16, (fg >> 8) & 255, fg & 255),
+                bgcolor=RichColor.from_rgb(bg >> 16, (bg >> 8) & 255, bg & 255),
+            )
+            self._styles[key] = style
+        return style
+
+
+_STYLES = _StyleCache()
+
+
+def _packed(rgb: np.ndarray) -> np.ndarray:
+    a = rgb.astype(np.uint32)
+    return (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+
+
+def row_segments(top: np.ndarray, bottom: np.ndarray) -> list[Segment]:
+    """Rich segments for one cell row (runs of equal cells merged)."""
+    fg = _packed(top).tolist()
+    bg = _packed(bottom).tolist()
+    segments: list[Segment] = []
+    get = _STYLES.get
+    run = 0
+    prev: tuple[int, int] | None = None
+    for pair in zip(fg, bg, strict=True):
+        if pair == prev:
+            run += 1
+            continue
+        if prev is not None:
+            segments.append(Segment(UPPER_HALF * run, get(*prev)))
+        prev, run = pair, 1
+    if prev is not None:
+        segments.append(Segment(UPPER_HALF * run, get(*prev)))
+    return segments
+
+
+class VideoStrip(Strip):
+    """A strip whose terminal rendering is precomputed and whose segments are lazy."""
+
+    __slots__ = ("_lazy_rows", "_lazy_segments")
+
+    def __init__(self, rendered: str | None, top: np.ndarray, bottom: np.ndarray) -> None:
+        self._lazy_rows = (top, bottom)
+        self._lazy_segments: list[Segment] | None = None
+        super().__init__((), cell_length=top.shape[0])
+        self._render_cache = rendered
+
+    @property  # type: ignore[override]
+    def _segments(self) -> list[Segment]:
+        if self._lazy_segments is None:
+            self._lazy_segments = row_segments(*self._lazy_rows)
+        return self._lazy_segments
+
+    @_segments.setter
+    def _segments(self, value: Iterable[Segment]) -> None:
+        value = list(value)
+        self._lazy_segments = value or None
+
+
+def strips_for_picture(
+    rgb: np.ndarray, mode: str | None, encoder: RowEncoder | None
+) -> list[Strip]:
+    """Strips for a (2H, W, 3) RGB picture; ``mode`` None means safe path only."""
+    rows = rgb.shape[0] // 2
+    rendered: list[str] | list[None]
+    if mode in ("truecolor", "256") and encoder is not None:
+        rendered = encoder.encode(rgb, mode)
+    else:
+        rendered = [None] * rows
+    if mode == "256":
+        # the segments must show what the fast path shows
+        rgb = xterm256_rgb(xterm256(rgb))
+    return [VideoStrip(rendered[y], rgb[2 * y], rgb[2 * y + 1]) for y in range(rows)]
+
+
+def color_mode(console: Any) -> str | None:
+    """``truecolor``, ``256`` or None (let Rich downgrade) for a Rich console."""
+    system = getattr(console, "color_system", None)
+    if system == "truecolor":
+        return "truecolor"
+    if system == "256":
+        return "256"
+    return None
+
+
+__all__ = [
+    "RESET",
+    "UPPER_HALF",
+    "RowEncoder",
+    "VideoStrip",
+    "color_mode",
+    "row_segments",
+    "strips_for_picture",
+    "xterm256",
+    "xterm256_rgb",
+]

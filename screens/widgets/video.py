@@ -1,0 +1,222 @@
+"""The picture of one camera stream, drawn with half-block cells.
+
+The widget holds a :class:`~cameras.hub.StreamHandle` while it is mounted (so the stream is
+open only while shown), tells the reader the pixel size it wants, and draws the newest frame.
+
+Frame handoff: the reader thread calls :meth:`VideoView._frame_arrived`, which posts at most
+one ``FrameReady`` message at a time (a flag guards it), so a slow UI coalesces frames instead
+of queueing them. The handler takes the newest frame and refreshes the widget.
+
+Drawing bypasses Textual's styles cache and line filters (they would rebuild every row of
+every frame in Python): :meth:`render_lines` returns :class:`VideoStrip` rows whose terminal
+text is built with numpy, and which still split correctly into segments if Textual needs to
+cut them (toast, tooltip) or draws the screen dimmed under a modal. With no picture, the
+widget falls back to the normal render path and shows a placeholder with the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.content import Content
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from cameras.stream import StreamStatus, VideoFrame
+from registry.i18n import _
+from screens.widgets.halfblock import RowEncoder, color_mode, strips_for_picture
+
+if TYPE_CHECKING:
+    from cameras.hub import StreamHandle, StreamHub, Which
+
+
+def fit_picture(cells: Size, aspect: float) -> tuple[int, int]:
+    """Largest (width, height) in pixels with ``aspect`` that fits ``cells`` (2 px per row)."""
+    max_w, max_h = max(2, cells.width), max(2, cells.height * 2)
+    w = max_w
+    h = round(w / aspect)
+    if h > max_h:
+        h = max_h
+        w = round(h * aspect)
+    h -= h % 2
+    return max(2, w), max(2, h)
+
+
+class VideoView(Widget):
+    """Draws one stream; see the module docstring."""
+
+    DEFAULT_CSS = """
+    VideoView {
+        width: 1fr;
+        height: 1fr;
+        background: #000000;
+        color: #9a9a9a;
+        content-align: center middle;
+        text-align: center;
+    }
+    """
+
+    #: picture aspect ratio until the first frame tells the real one
+    DEFAULT_ASPECT: ClassVar[float] = 16 / 9
+
+    status: reactive[StreamStatus] = reactive(StreamStatus.CONNECTING)
+
+    class FrameReady(Message):
+        """Posted by the reader thread (at most one pending at a time)."""
+
+    class StatusChanged(Message):
+        def __init__(self, status: StreamStatus) -> None:
+            super().__init__()
+            self.status = status
+
+    def __init__(
+        self,
+        hub: StreamHub,
+        camera_id: str,
+        which: Which,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.hub = hub
+        self.camera_id = camera_id
+        self.which: Which = which
+        self._handle: StreamHandle | None = None
+        self._pending = threading.Event()
+        self._frame: VideoFrame | None = None
+        self._seen_seq = 0
+        self._aspect = self.DEFAULT_ASPECT
+        self._encoder = RowEncoder()
+        self._strips: list[Strip] | None = None
+        self._strips_key: tuple[int, int, int, str | None] | None = None
+        self.painted_frames = 0
+
+    # -- stream life cycle --------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._handle = self.hub.acquire(self.camera_id, self.which, self._frame_arrived)
+        self._resize_target()
+        self.set_interval(0.5, self._poll_status)
+
+    def on_unmount(self) -> None:
+        if self._handle is not None:
+            self.hub.release(self._handle, self._frame_arrived)
+            self._handle = None
+
+    def on_resize(self) -> None:
+        self._resize_target()
+        self._strips = None
+
+    def _resize_target(self) -> None:
+        if self._handle is not None and self.size.width and self.size.height:
+            self._handle.reader.set_target_size(*fit_picture(self.size, self._aspect))
+
+    @property
+    def reader_stats(self) -> object | None:
+        return self._handle.reader.stats() if self._handle else None
+
+    def _frame_arrived(self) -> None:
+        """Reader thread: post one FrameReady unless one is already pending."""
+        if not self._pending.is_set():
+            self._pending.set()
+            self.post_message(self.FrameReady())
+
+    def on_video_view_frame_ready(self, event: FrameReady) -> None:
+        event.stop()
+        self._pending.clear()
+        if self._handle is None:
+            return
+        frame = self._handle.reader.take(self._seen_seq)
+        if frame is None:
+            return
+        self._seen_seq = frame.seq
+        self._frame = frame
+        sw, sh = frame.source_size
+        if sw and sh and abs(sw / sh - self._aspect) > 0.01:
+            self._aspect = sw / sh  # the camera's real shape: ask for frames of that shape
+            self._resize_target()
+        self._strips = None
+        if self.status is not StreamStatus.LIVE:
+            self.status = StreamStatus.LIVE
+        self.refresh()
+
+    def _poll_status(self) -> None:
+        if self._handle is None:
+            return
+        status = self._handle.reader.status
+        if status is not self.status:
+            self.status = status
+
+    def watch_status(self, status: StreamStatus) -> None:
+        if status is not StreamStatus.LIVE:
+            self._frame = None  # never show a stale picture as if it were live
+            self._strips = None
+        self.post_message(self.StatusChanged(status))
+        self.refresh()
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def render(self) -> Content:
+        """The placeholder, when there is no picture to draw."""
+        text = {
+            StreamStatus.CONNECTING: _("Connecting…"),
+            StreamStatus.LIVE: _("Waiting for the picture…"),
+            StreamStatus.RECONNECTING: _("Signal lost: reconnecting…"),
+            StreamStatus.AUTH_FAILED: _("Authentication failed: check the camera credentials"),
+            StreamStatus.OFFLINE: _("Camera offline: retrying"),
+            StreamStatus.STOPPED: _("No signal"),
+        }[self.status]
+        detail = ""
+        if self._handle is not None and self.status is not StreamStatus.CONNECTING:
+            detail = self._handle.reader.status_detail
+        return Content(f"{text}\n{detail}" if detail else text)
+
+    def _picture_strips(self) -> list[Strip] | None:
+        frame = self._frame
+        if frame is None:
+            return None
+        width, height = self.size
+        mode = color_mode(self.app.console)
+        key = (frame.seq, width, height, mode)
+        if self._strips is not None and self._strips_key == key:
+            return self._strips
+        canvas = np.zeros((height * 2, width, 3), dtype=np.uint8)
+        pic = frame.rgb
+        ph, pw = min(pic.shape[0], height * 2), min(pic.shape[1], width)
+        y0 = (height * 2 - ph) // 2
+        y0 -= y0 % 2
+        x0 = (width - pw) // 2
+        canvas[y0 : y0 + ph, x0 : x0 + pw] = pic[:ph, :pw]
+        self._strips = strips_for_picture(canvas, mode, self._encoder)
+        self._strips_key = key
+        self.painted_frames += 1
+        return self._strips
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self.app.no_color:
+            return super().render_lines(crop)
+        strips = self._picture_strips()
+        if strips is None:
+            return super().render_lines(crop)
+        x1, x2 = crop.column_span
+        out = strips[crop.y : crop.bottom]
+        if (x1, x2) != (0, self.size.width):
+            out = [s.crop(x1, x2) for s in out]
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        strips = self._picture_strips()
+        if strips is None or self.app.no_color:
+            return super().render_line(y)
+        if y < len(strips):
+            return Strip(list(strips[y]), self.size.width)
+        return Strip([Segment(" " * self.size.width, Style(bgcolor="black"))], self.size.width)
