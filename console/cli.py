@@ -184,7 +184,7 @@ def _run_console(args: argparse.Namespace, data_dir: Path) -> int:
         config = demo_config(data_dir)
     else:
         try:
-            _, config = _load(args)
+            config = _load(args)[1]
         except ConfigNotFound as exc:
             raise ConfigNotFound(
                 exc.message

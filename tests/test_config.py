@@ -184,7 +184,7 @@ def test_locator_follows_tables_arrays_and_strings() -> None:
         "title = '''\n"  # 2
         "[fake]\n"  # 3: inside a multi-line string
         "'''\n"  # 4
-        '[site]  # trailing comment\n'  # 5
+        "[site]  # trailing comment\n"  # 5
         '"quoted.key" = 1\n'  # 6
         "a.b.c = [\n"  # 7
         "  1,\n"  # 8

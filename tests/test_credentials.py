@@ -66,9 +66,7 @@ def test_round_trip_through_a_file_keyring(file_keyring: Path) -> None:
     assert "PlaintextKeyring" in check_credential_store(CAMERA)
 
 
-def test_environment_wins_over_keyring(
-    file_keyring: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_wins_over_keyring(file_keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     set_camera_password(CAMERA, "from-keyring")
     monkeypatch.setenv(ENV, "from-env")
     assert get_camera_password(CAMERA) == "from-env"
@@ -102,7 +100,12 @@ def test_without_keyring_backend_the_environment_still_works(
     ("url", "user", "password", "expected"),
     [
         ("rtsp://10.0.0.1:554/main", "admin", "s3cret", "rtsp://admin:s3cret@10.0.0.1:554/main"),
-        ("rtsp://10.0.0.1/m?x=1", "ad min", "p@ss:/w", "rtsp://ad%20min:p%40ss%3A%2Fw@10.0.0.1/m?x=1"),
+        (
+            "rtsp://10.0.0.1/m?x=1",
+            "ad min",
+            "p@ss:/w",
+            "rtsp://ad%20min:p%40ss%3A%2Fw@10.0.0.1/m?x=1",
+        ),
         ("rtsp://old:pw@10.0.0.1/main", "new", "pw2", "rtsp://new:pw2@10.0.0.1/main"),
         ("rtsps://[fe80::1]:322/s", "u", None, "rtsps://u@[fe80::1]:322/s"),
         ("rtsp://10.0.0.1/main", None, "ignored", "rtsp://10.0.0.1/main"),
