@@ -7,6 +7,7 @@ backend).
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import stat
@@ -224,7 +225,7 @@ def _answers(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
         prompts.append(prompt)
         return next(replies)
 
-    monkeypatch.setattr(cli.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
     return prompts
 
 
