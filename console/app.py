@@ -7,6 +7,7 @@ PTZ service later), passes them down to screens as attributes, and closes them o
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -47,6 +48,10 @@ class CentraleApp(App[int]):
         self.title = f"Centrale · {context.site_name}"
 
     def on_mount(self) -> None:
+        if os.environ.get("CENTRALE_BENCH_STATS"):
+            from console.instrument import install
+
+            install(self)
         self.push_screen(GridScreen(self.context))
 
     def on_unmount(self) -> None:
