@@ -181,7 +181,7 @@ def _run_console(args: argparse.Namespace, data_dir: Path) -> int:
     if args.demo:
         from console.demo import demo_config
 
-        config = demo_config(data_dir)
+        config = demo_config(data_dir, progress=_error)  # clip preparation, before the UI
     else:
         try:
             config = _load(args)[1]
