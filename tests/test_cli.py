@@ -58,6 +58,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Own data dir, no CENTRALE_* variables, cwd without config.toml; logging restored."""
     for name in CENTRALE_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CENTRALE_LANG", "en")  # messages asserted below are the English ids
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.chdir(tmp_path)
@@ -107,7 +108,7 @@ def test_check_config_reports_key_path_and_line(
 
 
 def test_check_config_lists_every_issue(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["check-config", str(FIXTURES / "several_errors.toml")]) == 2
+    assert cli.main(["--lang", "en", "check-config", str(FIXTURES / "several_errors.toml")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].endswith("several_errors.toml")
     assert [line.split(" (")[0].strip() for line in err[1:]] == [
@@ -127,7 +128,7 @@ def test_check_config_syntax_error_as_a_subprocess() -> None:
 
 @pytest.mark.parametrize("name", ["empty", "only_comments"])
 def test_check_config_empty_file(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["check-config", str(FIXTURES / f"{name}.toml")]) == 2
+    assert cli.main(["--lang", "en", "check-config", str(FIXTURES / f"{name}.toml")]) == 2
     err = capsys.readouterr().err
     assert "the file is empty" in err
     assert "Traceback" not in err
@@ -142,7 +143,7 @@ def test_check_config_missing_file_as_a_subprocess(tmp_path: Path) -> None:
 
 
 def test_check_config_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["check-config", str(tmp_path)]) == 2
+    assert cli.main(["--lang", "en", "check-config", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
 
 
@@ -315,7 +316,12 @@ def test_existing_data_dir_keeps_its_mode(isolated: Path) -> None:
 
 def test_data_dir_that_is_a_file(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (isolated / "afile").write_text("")
-    assert cli.main(["--data-dir", str(isolated / "afile"), "check-config", str(SAMPLE)]) == 2
+    assert (
+        cli.main(
+            ["--lang", "en", "--data-dir", str(isolated / "afile"), "check-config", str(SAMPLE)]
+        )
+        == 2
+    )
     assert "not a directory" in capsys.readouterr().err
 
 

@@ -16,10 +16,18 @@ from console.config import (
     load_config,
     locate_keys,
 )
+from registry import i18n
 from registry.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 SAMPLE = Path(__file__).parent.parent / "config.toml"
+
+
+@pytest.fixture(autouse=True)
+def english() -> None:
+    """The reasons asserted below are the English message ids."""
+    i18n.set_language("en")
+
 
 # fixture -> [(key path, line, words in the reason)]
 INVALID = {
