@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CENTRALE_SHARED", REPO.parent / "shared")).resolve()
 PEERS_DIR = SHARED / "peers"
 VIDEO_DIR = SHARED / "data" / "video"
-PEERS_VENV = REPO / ".peers" / "venv"
+PEERS_VENV = Path(os.environ.get("CENTRALE_PEERS_VENV", REPO / ".peers" / "venv"))
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 SETUP_HINT = "run `bash scripts/setup-peers.sh` (as root) to install the camera peers"
@@ -85,6 +85,22 @@ def environment_problems(*, refresh: bool = False) -> list[str]:
         problems.append(f"GStreamer RTSP server not usable from {SYSTEM_PYTHON}: {err}")
     _env_problems = problems
     return problems
+
+
+def group_members(pgid: int) -> list[int]:
+    """PIDs of the live (not zombie) processes in process group ``pgid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
 
 
 def free_port() -> int:
