@@ -89,7 +89,12 @@ def environment_problems(*, refresh: bool = False) -> list[str]:
 
 def group_members(pgid: int) -> list[int]:
     """PIDs of the live (not zombie) processes in process group ``pgid``."""
-    pids = []
+    return list(group_states(pgid))
+
+
+def group_states(pgid: int) -> dict[int, str]:
+    """Process state letters (R, S, T, ...) of the live processes in group ``pgid``."""
+    states: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -99,8 +104,8 @@ def group_members(pgid: int) -> list[int]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
+            states[int(entry.name)] = fields[0]
+    return states
 
 
 def free_port() -> int:
@@ -244,6 +249,11 @@ class PeerProcess:
         """SIGSTOP the group: sockets stay open but nothing answers (a hung camera)."""
         self._kill_group(signal.SIGSTOP)
         self.frozen = True
+        if self.proc is not None:  # signals are asynchronous: wait until all have stopped
+            pgid = self.proc.pid
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and set(group_states(pgid).values()) - {"T", "t"}:
+                time.sleep(0.01)
 
     def thaw(self) -> None:
         self._kill_group(signal.SIGCONT)

@@ -7,11 +7,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import av
 import pytest
-from peers import REPO, IpycamPeer, group_members, port_open, wait_until
+from peers import REPO, IpycamPeer, group_members, group_states, port_open, wait_until
 
 
 @pytest.mark.peers
@@ -38,11 +37,8 @@ def test_freeze_stops_the_whole_group(ipycam: IpycamPeer) -> None:
     ipycam.freeze()
     pgid = ipycam.process.pid
     assert pgid is not None
-    states = []
-    for pid in group_members(pgid):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        states.append(stat.rsplit(")", 1)[1].split()[0])
-    assert states and set(states) == {"T"}
+    states = group_states(pgid)
+    assert len(states) >= 1 and set(states.values()) == {"T"}, states
     ipycam.thaw()
     assert wait_until(lambda: port_open(ipycam.onvif_port), 2) is not None
 
