@@ -354,3 +354,40 @@ def test_silent_port_leaves_connecting_and_stop_is_prompt(
         stop_took = _timed_stop(p.reader)
         _note("silent port: stop() during open", stop_took)
         assert stop_took < STOP_S
+
+
+# --------------------------------------------------------------------------------------
+# ONVIF-resolved sources (the hub's path): device errors reach the reader's status
+# --------------------------------------------------------------------------------------
+
+
+def _onvif_source(peer: IpycamPeer, password: str) -> StreamSource:
+    from cameras.device import resolve_stream_uris
+
+    def resolve() -> str:
+        uris = resolve_stream_uris("ipy-onvif", peer.onvif_url, peer.username, password, 3.0)
+        return uris.sub or uris.main
+
+    return StreamSource(camera_id="ipy-onvif", resolver=resolve)
+
+
+def test_onvif_resolved_stream_is_live(probe: Callable[..., Probe], ipycam: IpycamPeer) -> None:
+    p = probe(_onvif_source(ipycam, ipycam.password))
+    p.reader.set_target_size(320, 180)
+    p.reader.start()
+    took = wait_until(lambda: p.reader.latest() is not None, FIRST_FRAME_S + 3)
+    assert took is not None, f"{p.reader.status}: {p.reader.status_detail}"
+    _note("first frame ipycam via ONVIF GetStreamUri", took)
+    frame = p.reader.latest()
+    assert frame is not None
+    _assert_real_picture(frame.rgb, 320, 180)
+
+
+def test_onvif_wrong_password_is_auth_failed(
+    probe: Callable[..., Probe], ipycam: IpycamPeer
+) -> None:
+    p = probe(_onvif_source(ipycam, "wrong"))
+    p.reader.start()
+    assert wait_until(p.status_is(StreamStatus.AUTH_FAILED), 3.0) is not None, p.statuses
+    assert StreamStatus.OFFLINE not in p.seen() and StreamStatus.RECONNECTING not in p.seen()
+    assert _timed_stop(p.reader) < STOP_S
