@@ -30,12 +30,12 @@ class GridScreen(Screen[None]):
         Binding("left", "move(-1, 0)", N_("Left"), show=False, id="grid.focus_left"),
         Binding("right", "move(1, 0)", N_("Right"), show=False, id="grid.focus_right"),
         Binding("enter", "open", N_("Full view"), id="grid.open"),
-        Binding("1", "layout(1)", N_("1 camera"), id="grid.layout_1"),
-        Binding("2", "layout(4)", N_("4 cameras"), id="grid.layout_4"),
-        Binding("3", "layout(9)", N_("9 cameras"), id="grid.layout_9"),
-        Binding("4", "layout(16)", N_("16 cameras"), id="grid.layout_16"),
-        Binding("pagedown", "page(1)", N_("Next page"), id="grid.page_next"),
-        Binding("pageup", "page(-1)", N_("Previous page"), id="grid.page_previous"),
+        Binding("1", "layout(1)", N_("Grid 1"), id="grid.layout_1"),
+        Binding("2", "layout(4)", N_("Grid 4"), id="grid.layout_4"),
+        Binding("3", "layout(9)", N_("Grid 9"), id="grid.layout_9"),
+        Binding("4", "layout(16)", N_("Grid 16"), id="grid.layout_16"),
+        Binding("pagedown", "page(1)", N_("Next pg."), id="grid.page_next"),
+        Binding("pageup", "page(-1)", N_("Prev. pg."), id="grid.page_previous"),
     ]
 
     layout_size: reactive[int] = reactive(4, init=False)
@@ -80,7 +80,7 @@ class GridScreen(Screen[None]):
         ctx = self.context
         tiles = [
             CameraTile(self.cameras[i], ctx.hub, "sub", timezone=ctx.timezone,
-                       clock_format=ctx.clock_format, clock=ctx.clock, id=f"tile-{i}")
+                       clock_format=ctx.clock_format, clock=ctx.clock, index=i)
             for i in self.page_cameras()
         ]
         empties = [EmptyTile() for _ in range(self.layout_size - len(tiles))]
@@ -114,8 +114,8 @@ class GridScreen(Screen[None]):
 
     def focused_camera_index(self) -> int | None:
         focused = self.focused
-        if isinstance(focused, CameraTile) and focused.id:
-            return int(focused.id.removeprefix("tile-"))
+        if isinstance(focused, CameraTile) and focused.index is not None:
+            return focused.index
         return None
 
     def action_move(self, dx: int, dy: int) -> None:

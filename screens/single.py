@@ -14,6 +14,7 @@ from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
 from screens.widgets.camera_tile import CameraTile
+from screens.widgets.video import VideoView
 
 
 class SingleScreen(Screen[None]):
@@ -30,6 +31,7 @@ class SingleScreen(Screen[None]):
         translate_bindings(self)
         self.context = context
         self.index = index
+        self._tile: CameraTile | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="single-stats")
@@ -40,23 +42,26 @@ class SingleScreen(Screen[None]):
         self.set_interval(1.0, self._update_stats)
 
     def _show(self) -> None:
-        for tile in self.query(CameraTile):
-            tile.remove()
+        if self._tile is not None:
+            self._tile.remove()
         ctx = self.context
         tile = CameraTile(ctx.cameras[self.index], ctx.hub, "main", timezone=ctx.timezone,
-                          clock_format=ctx.clock_format, clock=ctx.clock, id="single-tile")
+                          clock_format=ctx.clock_format, clock=ctx.clock, index=self.index,
+                          classes="single-tile")
+        self._tile = tile
         self.mount(tile, before=0)
         tile.focus()
         self._update_stats()
 
     @property
     def tile(self) -> CameraTile:
-        return self.query_one(CameraTile)
+        assert self._tile is not None
+        return self._tile
 
     def _update_stats(self) -> None:
         stats_widget = self.query_one("#single-stats", Static)
-        tiles = list(self.query(CameraTile))
-        stats = tiles[0].video.reader_stats if tiles else None
+        views = list(self._tile.query(VideoView)) if self._tile is not None else []
+        stats = views[0].reader_stats if views else None
         if not isinstance(stats, StreamStats) or not stats.frames:
             stats_widget.update(_("Main stream") + " · " + _("no figures yet"))
             return

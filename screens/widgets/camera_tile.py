@@ -57,9 +57,13 @@ class CameraTile(Widget, can_focus=True):
         timezone: str = "Europe/Rome",
         clock_format: str = "%d/%m/%Y %H:%M:%S",
         clock: Callable[[ZoneInfo], datetime] | None = None,
+        index: int | None = None,
         id: str | None = None,
+        classes: str | None = None,
     ) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes=classes)
+        #: position of the camera in the console's camera list
+        self.index = index
         self.camera = camera
         self.hub = hub
         self.which: Which = which
@@ -97,6 +101,9 @@ class CameraTile(Widget, can_focus=True):
 
 class EmptyTile(Widget):
     """A free place in the grid."""
+
+    def render(self) -> str:
+        return ""
 
     DEFAULT_CSS = """
     EmptyTile {

@@ -115,42 +115,29 @@ class RowEncoder:
 # ---------------------------------------------------------------------------------------
 # xterm 256-colour palette
 
-_CUBE_LEVELS = np.array([0, 95, 135, 175, 215, 255], dtype=np.int16)
+_CUBE_LEVELS = np.array([0, 95, 135, 175, 215, 255], dtype=np.int32)
 # value -> index of the nearest cube level
 _CUBE_INDEX = np.abs(np.arange(256)[:, None] - _CUBE_LEVELS[None, :]).argmin(axis=1).astype(
-    np.int16
+    np.int32
 )
-_GREY_LEVELS = np.arange(24, dtype=np.int16) * 10 + 8
+_GREY_LEVELS = np.arange(24, dtype=np.int32) * 10 + 8
 
 
 def xterm256(rgb: np.ndarray) -> np.ndarray:
     """Map an (..., 3) uint8 RGB array to xterm-256 palette indices (uint8)."""
-    r = rgb[..., 0].astype(np.int16)
-    g = rgb[..., 1].astype(np.int16)
-    b = rgb[..., 2].astype(np.int16)
+    r = rgb[..., 0].astype(np.int32)
+    g = rgb[..., 1].astype(np.int32)
+    b = rgb[..., 2].astype(np.int32)
     ri, gi, bi = _CUBE_INDEX[r], _CUBE_INDEX[g], _CUBE_INDEX[b]
     cube = 16 + 36 * ri + 6 * gi + bi
     cr, cg, cb = _CUBE_LEVELS[ri], _CUBE_LEVELS[gi], _CUBE_LEVELS[bi]
     cube_err = (r - cr) ** 2 + (g - cg) ** 2 + (b - cb) ** 2
-    mean = (r + g + b) // 3
-    gi2 = np.clip((mean - 3) // 10, 0, 23)
+    mean = (r + g + b) / 3.0  # the grey nearest to a colour is the grey of its mean
+    gi2 = np.clip(np.rint((mean - 8) / 10), 0, 23).astype(np.int32)
     gl = _GREY_LEVELS[gi2]
     grey_err = (r - gl) ** 2 + (g - gl) ** 2 + (b - gl) ** 2
     out = np.where(grey_err < cube_err, 232 + gi2, cube)
     return out.astype(np.uint8)
-
-
-def xterm256_rgb(index: np.ndarray) -> np.ndarray:
-    """The RGB colour of xterm-256 palette indices >= 16 (for tests and the safe path)."""
-    index = index.astype(np.int16)
-    cube = index - 16
-    rgb = np.stack(
-        [_CUBE_LEVELS[cube // 36 % 6], _CUBE_LEVELS[cube // 6 % 6], _CUBE_LEVELS[cube % 6]],
-        axis=-1,
-    )
-    grey = _GREY_LEVELS[np.clip(index - 232, 0, 23)]
-    is_grey = (index >= 232)[..., None]
-    return np.where(is_grey, grey[..., None], rgb).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------
@@ -163,18 +150,21 @@ class _StyleCache:
     LIMIT = 65536
 
     def __init__(self) -> None:
-        self._styles: dict[int, Style] = {}
+        self._styles: dict[tuple[int, int, bool], Style] = {}
 
-    def get(self, fg: int, bg: int) -> Style:
-        key = (fg << 24) | bg
+    def get(self, fg: int, bg: int, indexed: bool) -> Style:
+        key = (fg, bg, indexed)
         style = self._styles.get(key)
         if style is None:
             if len(self._styles) >= self.LIMIT:
                 self._styles.clear()
-            style = Style(
-                color=RichColor.from_rgb(fg >> 16, (fg >> 8) & 255, fg & 255),
-                bgcolor=RichColor.from_rgb(bg >> 16, (bg >> 8) & 255, bg & 255),
-            )
+            if indexed:
+                style = Style(color=RichColor.from_ansi(fg), bgcolor=RichColor.from_ansi(bg))
+            else:
+                style = Style(
+                    color=RichColor.from_rgb(fg >> 16, (fg >> 8) & 255, fg & 255),
+                    bgcolor=RichColor.from_rgb(bg >> 16, (bg >> 8) & 255, bg & 255),
+                )
             self._styles[key] = style
         return style
 
@@ -187,10 +177,15 @@ def _packed(rgb: np.ndarray) -> np.ndarray:
     return (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
 
 
-def row_segments(top: np.ndarray, bottom: np.ndarray) -> list[Segment]:
-    """Rich segments for one cell row (runs of equal cells merged)."""
-    fg = _packed(top).tolist()
-    bg = _packed(bottom).tolist()
+def row_segments(top: np.ndarray, bottom: np.ndarray, indexed: bool = False) -> list[Segment]:
+    """Rich segments for one cell row, runs of equal cells merged.
+
+    ``top``/``bottom`` are (W, 3) RGB rows, or (W,) xterm-256 indices when ``indexed``.
+    """
+    if indexed:
+        fg, bg = top.tolist(), bottom.tolist()
+    else:
+        fg, bg = _packed(top).tolist(), _packed(bottom).tolist()
     segments: list[Segment] = []
     get = _STYLES.get
     run = 0
@@ -200,20 +195,23 @@ def row_segments(top: np.ndarray, bottom: np.ndarray) -> list[Segment]:
             run += 1
             continue
         if prev is not None:
-            segments.append(Segment(UPPER_HALF * run, get(*prev)))
+            segments.append(Segment(UPPER_HALF * run, get(*prev, indexed)))
         prev, run = pair, 1
     if prev is not None:
-        segments.append(Segment(UPPER_HALF * run, get(*prev)))
+        segments.append(Segment(UPPER_HALF * run, get(*prev, indexed)))
     return segments
 
 
 class VideoStrip(Strip):
     """A strip whose terminal rendering is precomputed and whose segments are lazy."""
 
-    __slots__ = ("_lazy_rows", "_lazy_segments")
+    __slots__ = ("_lazy_indexed", "_lazy_rows", "_lazy_segments")
 
-    def __init__(self, rendered: str | None, top: np.ndarray, bottom: np.ndarray) -> None:
+    def __init__(
+        self, rendered: str | None, top: np.ndarray, bottom: np.ndarray, indexed: bool = False
+    ) -> None:
         self._lazy_rows = (top, bottom)
+        self._lazy_indexed = indexed
         self._lazy_segments: list[Segment] | None = None
         super().__init__((), cell_length=top.shape[0])
         self._render_cache = rendered
@@ -221,7 +219,7 @@ class VideoStrip(Strip):
     @property  # type: ignore[override]
     def _segments(self) -> list[Segment]:
         if self._lazy_segments is None:
-            self._lazy_segments = row_segments(*self._lazy_rows)
+            self._lazy_segments = row_segments(*self._lazy_rows, self._lazy_indexed)
         return self._lazy_segments
 
     @_segments.setter
@@ -241,8 +239,9 @@ def strips_for_picture(
     else:
         rendered = [None] * rows
     if mode == "256":
-        # the segments must show what the fast path shows
-        rgb = xterm256_rgb(xterm256(rgb))
+        # the segments must show exactly what the fast path shows: the same palette indices
+        idx = xterm256(rgb[: rows * 2])
+        return [VideoStrip(rendered[y], idx[2 * y], idx[2 * y + 1], True) for y in range(rows)]
     return [VideoStrip(rendered[y], rgb[2 * y], rgb[2 * y + 1]) for y in range(rows)]
 
 
@@ -265,5 +264,4 @@ __all__ = [
     "row_segments",
     "strips_for_picture",
     "xterm256",
-    "xterm256_rgb",
 ]

@@ -105,6 +105,7 @@ class VideoView(Widget):
     def on_mount(self) -> None:
         self._handle = self.hub.acquire(self.camera_id, self.which, self._frame_arrived)
         self._resize_target()
+        self._poll_status()
         self.set_interval(0.5, self._poll_status)
 
     def on_unmount(self) -> None:

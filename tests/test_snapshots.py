@@ -1,0 +1,49 @@
+"""Snapshots of every screen at a fixed terminal size.
+
+The pictures come from ``StillHub`` (the demo scene at t=0, fixed) and the clock is fixed,
+so a snapshot changes only when the screen's layout or drawing changes. Update them with
+``uv run pytest tests/test_snapshots.py --snapshot-update`` after a deliberate change, and
+look at the report before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from console_support import StillHub, context, demo_camera_configs
+
+from cameras.stream import StreamStatus
+from console.app import CentraleApp
+from registry.i18n import set_language
+
+SIZE = (110, 34)
+
+
+@pytest.fixture(autouse=True)
+def italian() -> Iterator[None]:
+    set_language("it")
+    yield
+
+
+def make_app(layout: int = 4, statuses: dict[str, StreamStatus] | None = None) -> CentraleApp:
+    cams = demo_camera_configs()
+    return CentraleApp(context(StillHub(cams, statuses), cams, layout=layout))
+
+
+def test_grid_2x2(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(4), terminal_size=SIZE)
+
+
+def test_grid_3x3_with_camera_troubles(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    statuses = {"via-roma": StreamStatus.RECONNECTING, "rotatoria": StreamStatus.AUTH_FAILED,
+                "scuola": StreamStatus.OFFLINE}
+    assert snap_compare(make_app(9, statuses), terminal_size=SIZE)
+
+
+def test_full_view(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(4), terminal_size=SIZE, press=["right", "enter"])
+
+
+def test_privacy_blank(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(4), terminal_size=SIZE, press=["b"])
