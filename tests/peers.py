@@ -278,6 +278,8 @@ class PeerProcess:
                 self.proc.wait(5)
         if self in _live:
             _live.remove(self)
+        if not os.environ.get("CENTRALE_KEEP_PEER_LOGS"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @dataclass
