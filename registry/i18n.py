@@ -36,7 +36,8 @@ def pick_language(explicit: str | None = None, environ: dict[str, str] | None = 
         if code in SUPPORTED:
             return code
         if value is explicit or value is candidates[1]:
-            raise ValueError(f"unsupported language {value!r}: choose one of {', '.join(SUPPORTED)}")
+            choices = ", ".join(SUPPORTED)
+            raise ValueError(f"unsupported language {value!r}: choose one of {choices}")
     return DEFAULT
 
 
