@@ -29,7 +29,7 @@ import av
 import av.error
 import numpy as np
 
-from cameras.errors import CameraAuthError, CameraUnreachable
+from cameras.errors import CameraAuthError, CameraError
 from registry.i18n import _
 
 if TYPE_CHECKING:
@@ -212,26 +212,37 @@ class StreamReader:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        """Start reading in a new thread (a no-op while already running).
+
+        Each run has its own stop event, so a previous thread that is still winding down
+        inside FFmpeg after :meth:`stop` can neither block a restart nor publish anything.
+        """
+        if self.running:
             return
-        self._stop.clear()
-        self._set_status(StreamStatus.CONNECTING, "")
+        stop = threading.Event()
+        self._stop = stop
+        self._set_status(StreamStatus.CONNECTING, "", stop)
         self._thread = threading.Thread(
-            target=self._run, name=f"reader-{self.source.camera_id}", daemon=True
+            target=self._run, args=(stop,), name=f"reader-{self.source.camera_id}",
+            daemon=True,
         )
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 0.5) -> None:
         """Ask the thread to end and wait at most ``timeout`` seconds.
 
-        A thread blocked inside FFmpeg ends by itself within the read timeout; it is a daemon
-        thread and holds nothing the caller needs, so ``stop`` does not wait longer than asked.
+        A thread blocked inside FFmpeg (opening a silent camera, reading a frozen one) ends by
+        itself within the open or read timeout; it is a daemon thread, holds nothing the
+        caller needs and can no longer publish frames or statuses, so ``stop`` does not wait
+        for it longer than asked.
         """
         self._stop.set()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        self._set_status(StreamStatus.STOPPED, "")
+        self._status, self._detail = StreamStatus.STOPPED, ""
+        if self._on_status is not None:
+            self._on_status(StreamStatus.STOPPED, "")
 
     @property
     def running(self) -> bool:
@@ -239,32 +250,32 @@ class StreamReader:
 
     # -- reader thread ------------------------------------------------------------------
 
-    def _set_status(self, status: StreamStatus, detail: str) -> None:
-        if self._stop.is_set() and status is not StreamStatus.STOPPED:
+    def _set_status(self, status: StreamStatus, detail: str, stop: threading.Event) -> None:
+        if stop.is_set() or stop is not self._stop:
             return
         changed = status is not self._status or detail != self._detail
         self._status, self._detail = status, detail
         if changed and self._on_status is not None:
             self._on_status(status, detail)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         backoff = self.settings.reconnect_min_s
         failures = 0
-        while not self._stop.is_set():
+        while not stop.is_set():
             got_frames = False
             try:
-                got_frames = self._session()
+                got_frames = self._session(stop)
                 detail = _("the camera closed the stream")
             except _AuthFailed as exc:
-                self._set_status(StreamStatus.AUTH_FAILED, str(exc))
+                self._set_status(StreamStatus.AUTH_FAILED, str(exc), stop)
                 # Credentials will not fix themselves quickly: retry at the slowest pace.
-                self._stop.wait(self.settings.reconnect_max_s)
+                stop.wait(self.settings.reconnect_max_s)
                 continue
             except CameraAuthError as exc:
-                self._set_status(StreamStatus.AUTH_FAILED, exc.message)
-                self._stop.wait(self.settings.reconnect_max_s)
+                self._set_status(StreamStatus.AUTH_FAILED, exc.message, stop)
+                stop.wait(self.settings.reconnect_max_s)
                 continue
-            except CameraUnreachable as exc:
+            except CameraError as exc:  # unreachable, protocol error, unsupported
                 detail = exc.message
             except av.error.TimeoutError:
                 detail = _("no data within the timeout")
@@ -273,7 +284,7 @@ class StreamReader:
             except Exception as exc:
                 log.exception("camera %s: unexpected reader error", self.source.camera_id)
                 detail = f"{type(exc).__name__}: {exc}"
-            if self._stop.is_set():
+            if stop.is_set():
                 break
             if got_frames:
                 backoff, failures = self.settings.reconnect_min_s, 0
@@ -283,10 +294,10 @@ class StreamReader:
             # After a few failed attempts in a row the camera is called offline; we keep
             # trying, with exponential backoff up to reconnect_max_s.
             status = StreamStatus.OFFLINE if failures >= 3 else StreamStatus.RECONNECTING
-            self._set_status(status, detail)
+            self._set_status(status, detail, stop)
             log.info("camera %s: %s (%s), retry in %.1fs", self.source.camera_id, status, detail,
                      backoff)
-            self._stop.wait(backoff)
+            stop.wait(backoff)
             backoff = min(self.settings.reconnect_max_s, backoff * 2)
 
     def _open(self) -> Any:
@@ -305,14 +316,17 @@ class StreamReader:
             options["rtsp_transport"] = "tcp"
             options["rtsp_flags"] = "prefer_tcp"
         full_url = _with_credentials(url, src.username, src.password) if is_rtsp else url
+        # FFmpeg's RTSP demuxer still returns one buffered packet when PyAV's read timer
+        # fires, and the next read waits a whole timeout again: half the configured value
+        # makes a frozen camera show within read_timeout_s.
         try:
             return av.open(
-                full_url, options=options, timeout=(s.open_timeout_s, s.read_timeout_s)
+                full_url, options=options, timeout=(s.open_timeout_s, s.read_timeout_s / 2)
             )
         except (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError) as exc:
             raise _AuthFailed(_("the camera refused the credentials")) from exc
 
-    def _session(self) -> bool:
+    def _session(self, stop: threading.Event) -> bool:
         """One connection: open, decode until the stream ends or fails. True if it played."""
         container = self._open()
         got = False
@@ -323,8 +337,8 @@ class StreamReader:
             base_pts = 0.0
             offset = 0.0  # added to pts when a looping file restarts
             last_pts = 0.0
-            for frame_pts, frame, size in self._frames(container, stream):
-                if self._stop.is_set():
+            for frame_pts, frame in self._frames(container, stream, stop):
+                if stop.is_set():
                     break
                 if frame_pts is not None:
                     pts = frame_pts + offset
@@ -336,39 +350,41 @@ class StreamReader:
                         if base_wall is None:
                             base_wall, base_pts = time.monotonic(), pts
                         delay = base_wall + (pts - base_pts) - time.monotonic()
-                        if delay > 0 and self._stop.wait(delay):
+                        if delay > 0 and stop.wait(delay):
                             break
                         if delay < -1.0:  # far behind (machine was busy): resync
                             base_wall, base_pts = time.monotonic(), pts
-                self._publish(frame, frame_pts, size)
+                self._publish(frame, frame_pts, stop)
                 if not got:
                     got = True
-                    self._set_status(StreamStatus.LIVE, "")
+                    self._set_status(StreamStatus.LIVE, "", stop)
         finally:
             container.close()
         return got
 
-    def _frames(self, container: Any, stream: Any) -> Iterator[tuple[float | None, Any, int]]:
-        """Yield (pts in seconds, decoded frame, packet bytes) forever for a looping file."""
+    def _frames(
+        self, container: Any, stream: Any, stop: threading.Event
+    ) -> Iterator[tuple[float | None, Any]]:
+        """Yield (pts in seconds, decoded frame); forever for a looping file."""
         tb = stream.time_base
-        while not self._stop.is_set():
+        while not stop.is_set():
             for packet in container.demux(stream):
-                if self._stop.is_set():
+                if stop.is_set():
                     return
-                size = packet.size
-                if size:
+                if packet.size:
                     now = time.monotonic()
                     with self._lock:
-                        self._packet_bytes.append((now, size))
+                        self._packet_bytes.append((now, packet.size))
                 for frame in packet.decode():
                     pts = float(frame.pts * tb) if frame.pts is not None and tb else None
-                    yield pts, frame, size
-                    size = 0
+                    yield pts, frame
             if not self.source.loop:
                 return
             container.seek(0)
 
-    def _publish(self, frame: Any, pts_s: float | None, _size: int) -> None:
+    def _publish(self, frame: Any, pts_s: float | None, stop: threading.Event) -> None:
+        if stop is not self._stop:
+            return  # a thread from a previous run, still winding down
         target = self._target
         if target is None:
             target = (frame.width, frame.height)

@@ -35,7 +35,7 @@ def demo_cfg(tmp_path_factory: pytest.TempPathFactory) -> CentraleConfig:
 def italian() -> Iterator[None]:
     set_language("it")
     yield
-    set_language("it")
+    set_language("en")  # the process default; other modules' tests expect it
 
 
 def make_app(cfg: CentraleConfig) -> CentraleApp:

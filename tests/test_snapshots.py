@@ -24,6 +24,7 @@ SIZE = (110, 34)
 def italian() -> Iterator[None]:
     set_language("it")
     yield
+    set_language("en")  # the process default; other modules' tests expect it
 
 
 def make_app(layout: int = 4, statuses: dict[str, StreamStatus] | None = None) -> CentraleApp:
