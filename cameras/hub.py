@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cameras.config import CameraConfig, StreamSettings, is_file_source
+from cameras.credentials import CredentialError
+from cameras.errors import CameraAuthError
 from cameras.stream import StreamReader, StreamSource, StreamStatus
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,17 @@ class StreamHub:
         self._listeners: dict[tuple[str, Which], list[Callable[[], None]]] = {}
 
     def _source(self, cam: CameraConfig, which: Which) -> StreamSource:
-        password = self._password_for(cam.id) if cam.username else None
+        try:
+            password = self._password_for(cam.id) if cam.username else None
+        except CredentialError as exc:
+            # No password to be had (no keyring backend, say): the tile says why, in place
+            # of a picture, and the reader retries at its slowest pace.
+            message = exc.message
+
+            def refuse() -> str:
+                raise CameraAuthError(message)
+
+            return StreamSource(cam.id, "", cam.username, None, resolver=refuse)
         if cam.onvif:
             address = cam.onvif
 

@@ -340,10 +340,12 @@ class StreamReader:
             for frame_pts, frame in self._frames(container, stream, stop):
                 if stop.is_set():
                     break
+                pts: float | None = None
                 if frame_pts is not None:
                     pts = frame_pts + offset
                     if self.source.loop and pts + 1e-6 < last_pts:  # file restarted
-                        offset += last_pts - frame_pts + (1 / float(stream.average_rate or 10))
+                        # continue the timeline one frame after the last one
+                        offset = last_pts + 1 / float(stream.average_rate or 10) - frame_pts
                         pts = frame_pts + offset
                     last_pts = pts
                     if self.source.realtime:
@@ -354,7 +356,7 @@ class StreamReader:
                             break
                         if delay < -1.0:  # far behind (machine was busy): resync
                             base_wall, base_pts = time.monotonic(), pts
-                self._publish(frame, frame_pts, stop)
+                self._publish(frame, pts, stop)
                 if not got:
                     got = True
                     self._set_status(StreamStatus.LIVE, "", stop)
