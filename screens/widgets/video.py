@@ -148,7 +148,10 @@ class VideoView(Widget):
         self._strips = None
         if self.status is not StreamStatus.LIVE:
             self.status = StreamStatus.LIVE
-        self.refresh()
+        if self.screen.is_current:
+            # Under a modal (privacy blank, command palette) the screen below is not drawn
+            # live: the newest frame is kept and shown when the screen is on top again.
+            self.refresh()
 
     def _poll_status(self) -> None:
         if self._handle is None:
