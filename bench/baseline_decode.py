@@ -36,6 +36,8 @@ def main() -> int:
     p.add_argument("--analyzeduration-us", type=int, default=500000)
     p.add_argument("--probesize", type=int, default=500000)
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--no-decode", action="store_true",
+                   help="only read packets (the driver's keep-alive client)")
     a = p.parse_args()
 
     stop = threading.Event()
@@ -64,6 +66,10 @@ def main() -> int:
             for packet in container.demux(stream):
                 if stop.is_set():
                     break
+                if a.no_decode:
+                    counts[i] += 1
+                    first[i].set()
+                    continue
                 for frame in packet.decode():
                     frame.to_ndarray(
                         width=width, height=height, format="rgb24", interpolation="AREA"

@@ -143,12 +143,17 @@ class GstServer:
     port: int = 0
     proc: subprocess.Popen[str] | None = None
 
+    restarts: int = 0
+    log_dir: Path | None = None
+
     def start(self) -> None:
         self.port = free_port()
+        err = (open(self.log_dir / f"gst-{self.port}.err", "w") if self.log_dir
+               else subprocess.DEVNULL)
         self.proc = subprocess.Popen(
             [SYSTEM_PYTHON, str(GST_SERVER), "--port", str(self.port), "--fps", str(self.fps),
              "--pattern", self.pattern],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE, stderr=err, text=True,
             start_new_session=True,
         )
 
@@ -199,9 +204,71 @@ class Case:
 class Peers:
     sub10: list[GstServer]
     fast25: list[GstServer]
+    keeper: subprocess.Popen[str] | None = None
+    keeper_urls: list[str] = field(default_factory=list)
+    log_dir: Path | None = None
+    events: list[str] = field(default_factory=list)
 
     def all(self) -> list[GstServer]:
         return [*self.sub10, *self.fast25]
+
+    def case_urls(self, case: Case) -> list[str]:
+        """Every mount ``case`` opens, once each."""
+        urls = [u for pair in self.camera_urls(case) for u in pair]
+        if case.stream != "main":
+            urls = [s for _m, s in self.camera_urls(case)]
+        return sorted(set(urls))
+
+    def start(self) -> None:
+        for s in self.all():
+            s.log_dir = self.log_dir
+            s.start()
+        for s in self.all():
+            s.wait_ready()
+
+    def start_keeper(self, urls: list[str]) -> None:
+        """One client that only reads packets holds the case's mounts open.
+
+        The servers' shared pipelines then run all the time, the same for the baseline and
+        the console runs of a case, and N clients never connect to a mount that is still
+        being prepared (a burst of clients on a cold mount once killed a server here).
+        """
+        self.keeper_urls = urls
+        self.keeper = subprocess.Popen(
+            [str(VENV_BIN / "python"), str(REPO / "bench" / "baseline_decode.py"),
+             "--no-decode", "--size", "2x2", *urls],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True,
+        )
+        assert self.keeper.stdout is not None
+        self.keeper.stdout.readline()
+        time.sleep(1.0)
+
+    def stop_keeper(self) -> None:
+        if self.keeper is not None and self.keeper.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.keeper.pid, signal.SIGKILL)
+            self.keeper.wait()
+
+    def ensure_alive(self, case: Case) -> None:
+        dead = [s for s in self.all() if s.proc is None or s.proc.poll() is not None]
+        for s in dead:
+            self.events.append(f"gst server {s.pattern}@{s.fps} on {s.port} had exited "
+                               f"(code {s.proc.returncode if s.proc else None}); restarted")
+            log(self.events[-1])
+            s.restarts += 1
+            s.start()
+            s.wait_ready()
+        urls = self.case_urls(case)
+        if dead or self.keeper is None or self.keeper.poll() is not None \
+                or urls != self.keeper_urls:
+            self.stop_keeper()
+            self.start_keeper(urls)
+
+    def stop(self) -> None:
+        self.stop_keeper()
+        for s in self.all():
+            s.stop()
 
     def camera_urls(self, case: Case) -> list[tuple[str, str]]:
         """(main_url, sub_url) for each camera of ``case``."""
@@ -219,6 +286,9 @@ class Peers:
 
     def measured_urls(self, case: Case) -> list[str]:
         return [m if case.stream == "main" else s for m, s in self.camera_urls(case)]
+
+    def keeper_pids(self) -> list[int]:
+        return [self.keeper.pid] if self.keeper is not None else []
 
     def pids(self) -> list[int]:
         return [s.proc.pid for s in self.all() if s.proc is not None]
@@ -258,7 +328,9 @@ def write_config(path: Path, case: Case, peers: Peers) -> None:
 
 
 class Console:
-    def __init__(self, case: Case, peers: Peers, work: Path, tag: str) -> None:
+    def __init__(self, case: Case, peers: Peers, work: Path, tag: str,
+                 patch: str | None = None) -> None:
+        self.patch = str(Path(patch).resolve()) if patch else None
         self.case = case
         self.work = work
         self.socket = f"centrale-bench-{os.getpid()}-{tag}"
@@ -281,9 +353,14 @@ class Console:
         env = {"CENTRALE_BENCH_STATS": str(self.stats), "COLORTERM": "truecolor"}
         env.update({k: v for k, v in self.case.env.items() if v is not None})
         unset = [k for k, v in self.case.env.items() if v is None]
+        program = str(VENV_BIN / "centrale")
+        if self.patch:  # a what-if experiment: run a patch file, then the normal CLI
+            program = (f"{VENV_BIN / 'python'} -c 'import runpy, sys; "
+                       f"runpy.run_path(\"{self.patch}\"); from console.cli import main; "
+                       f"sys.exit(main())'")
         cmd = "exec env " + " ".join(f"-u {k}" for k in unset) + " " + " ".join(
             f"{k}={v}" for k, v in env.items()
-        ) + f" {VENV_BIN / 'centrale'} --config {self.config} --data-dir {self.data}"
+        ) + f" {program} --config {self.config} --data-dir {self.data}"
         # -f /dev/null: no user tmux.conf; a private socket: nothing shared with other tmux
         subprocess.run(
             ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "bench",
@@ -363,7 +440,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 def run_console(case: Case, peers: Peers, work: Path, tag: str, a: argparse.Namespace
                 ) -> dict[str, Any]:
-    con = Console(case, peers, work, tag)
+    con = Console(case, peers, work, tag, a.patch)
     t_start = time.monotonic()
     con.start()
     res: dict[str, Any] = {"kind": "console", "tag": tag}
@@ -380,7 +457,8 @@ def run_console(case: Case, peers: Peers, work: Path, tag: str, a: argparse.Name
             if st is None:
                 raise RuntimeError("single view never painted:\n" + con.capture())
         time.sleep(a.warmup)
-        names = {"console": [con.pid], "tmux": [con.tmux_pid], "gst": peers.pids()}
+        names = {"console": [con.pid], "tmux": [con.tmux_pid], "gst": peers.pids(),
+                 "keeper": peers.keeper_pids()}
         win = CpuWindow(names)
         th0 = thread_ticks(con.pid)
         w0 = wchar(con.pid)
@@ -444,7 +522,8 @@ def run_console(case: Case, peers: Peers, work: Path, tag: str, a: argparse.Name
         for (_name, ts), k in zip(sent, keys, strict=False):
             if k.get("t_done"):
                 e2e.append((k["t_done"] - ts) * 1000)
-        res["keys"] = {"sent": len(sent), "seen": len(keys), "lat_ms": lat, "e2e_ms": e2e}
+        res["keys"] = {"sent": len(sent), "seen": len(keys), "lat_ms": lat, "e2e_ms": e2e,
+                       "records": keys}
     finally:
         final = con.quit()
         if final and final.get("final"):
@@ -469,7 +548,8 @@ def run_baseline(case: Case, peers: Peers, size: tuple[int, int], a: argparse.Na
             raise RuntimeError(f"baseline did not start: {line!r}")
         res["first_frames_s"] = float(line.split()[1])
         time.sleep(a.warmup)
-        win = CpuWindow({"baseline": [proc.pid], "gst": peers.pids()})
+        win = CpuWindow({"baseline": [proc.pid], "gst": peers.pids(),
+                         "keeper": peers.keeper_pids()})
         win.start()
         time.sleep(a.window)
         cpu = win.stop()
@@ -590,6 +670,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "Generated by `bench/run_grid.py`; do not edit by hand (re-run it instead).",
         "",
+    ]
+    if results["args"].get("patch"):
+        out += [f"**What-if run: the console was patched with `{results['args']['patch']}`; "
+                "these are not the figures of the console as it is.**", ""]
+    out += [
         f"- Date: {results['date']}",
         f"- Command: `{results['command']}` (total {results['elapsed_s'] / 60:.1f} min)",
         f"- Machine: {m['nproc']} CPUs, {m['cpu']}, Linux {m['kernel']}",
@@ -694,11 +779,22 @@ def main() -> int:
     p.add_argument("--keys", type=int, default=50, help="presses per round (16 tiles: 2x)")
     p.add_argument("--cases", default="grid1,grid4,grid9,grid16,single,grid16-256,grid16x25")
     p.add_argument("--quick", action="store_true", help="1 round, short windows")
+    p.add_argument("--patch", help="what-if: a Python file run in the console before it "
+                   "starts (bench/experiments/); the report says so")
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "last-run.json"))
     p.add_argument("--analysis", default=str(REPO / "bench" / "analysis.md"),
                    help="hand-written diagnosis appended to the report, if the file exists")
+    p.add_argument("--render-only", action="store_true",
+                   help="re-write the report from --json (and --analysis) without measuring")
     a = p.parse_args()
+    if a.render_only:
+        results = json.loads(Path(a.json).read_text())
+        analysis = Path(a.analysis)
+        results["analysis"] = analysis.read_text() if analysis.exists() else None
+        Path(a.out).write_text(render_markdown(results))
+        log(f"wrote {a.out} from {a.json}")
+        return 0
     if a.quick:
         a.rounds, a.warmup, a.window, a.keys = 1, 2.0, 4.0, 20
     for tool in ("tmux",):
@@ -726,7 +822,7 @@ def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="centrale-bench-"))
     peers = Peers([GstServer(10, pat) for pat in PATTERNS_10],
-                  [GstServer(25, pat) for pat in PATTERNS_25])
+                  [GstServer(25, pat) for pat in PATTERNS_25], log_dir=work)
     results: dict[str, Any] = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": "uv run python bench/run_grid.py" + (" " + " ".join(sys.argv[1:])
@@ -737,16 +833,14 @@ def main() -> int:
         "summaries": [],
     }
     try:
-        for s in peers.all():
-            s.start()
-        for s in peers.all():
-            s.wait_ready()
+        peers.start()
         log(f"servers: {[s.port for s in peers.all()]}; work dir {work}")
         sizes: dict[str, tuple[int, int]] = {}
         for case in cases:
             runs: list[dict[str, Any]] = []
             for rnd in range(case.rounds):
                 tag = f"{case.name}-r{rnd}"
+                peers.ensure_alive(case)
                 r = run_console(case, peers, work, tag, a)
                 runs.append(r)
                 px = next((t["target_px"] for t in r["tiles"] if t.get("target_px")), None)
@@ -756,6 +850,7 @@ def main() -> int:
                     f"{med([t['painted_fps'] for t in r['tiles']])} key p99 "
                     f"{pct(r['keys']['lat_ms'], 99)} px {px}")
                 if case.baseline:
+                    peers.ensure_alive(case)
                     b = run_baseline(case, peers, sizes[case.name], a)
                     runs.append(b)
                     log(f"{tag} baseline: cpu {b['cpu']['baseline']:.0f}% "
@@ -763,11 +858,14 @@ def main() -> int:
             results["runs"][case.name] = runs
             results["summaries"].append(summarise(case, runs))
     finally:
-        for s in peers.all():
-            s.stop()
+        peers.stop()
+        for err in work.glob("gst-*.err"):
+            text = err.read_text().strip()
+            if text:
+                results.setdefault("gst_stderr", {})[err.name] = text[-3000:]
         shutil.rmtree(work, ignore_errors=True)
     results["elapsed_s"] = time.monotonic() - started
-    results["notes"] = notes(results)
+    results["notes"] = notes(results) + peers.events
     analysis = Path(a.analysis)
     if analysis.exists():
         results["analysis"] = analysis.read_text()

@@ -127,9 +127,11 @@ class _Stats:
         with self.lock:
             rec = self.pending_keys.get(ident)
             if rec is None:
-                rec = {"key": event.key, "t_event": event.time, "t_done": None, "n": 0}
+                rec = {"key": event.key, "t_event": event.time, "t_done": None, "n": 0,
+                       "t_handled": []}
                 self.pending_keys[ident] = rec
             rec["n"] += 1
+            rec["t_handled"].append(round(time.monotonic() - event.time, 5))
 
         def refreshed() -> None:
             now = time.monotonic()
