@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run_grid as rg  # noqa: E402
+import run_grid as rg
 
 
 def main() -> int:
@@ -98,8 +98,7 @@ def summarise(raw: Path, dest: Path, top: int = 40) -> None:
             continue
         n = int(count)
         frames = stack.split(";")
-        thread = "main" if "MainThread" in frames[0] or "(tid" in frames[0] and \
-            "MainThread" in frames[0] else frames[0].split(" (")[0]
+        thread = "main" if "MainThread" in frames[0] else frames[0].split(" (")[0]
         group = "main" if thread == "main" else "other threads"
         totals[group] += n
         for fr in set(frames[1:]):

@@ -148,8 +148,8 @@ class GstServer:
 
     def start(self) -> None:
         self.port = free_port()
-        err = (open(self.log_dir / f"gst-{self.port}.err", "w") if self.log_dir
-               else subprocess.DEVNULL)
+        err = (open(self.log_dir / f"gst-{self.port}.err", "w")  # noqa: SIM115
+               if self.log_dir else subprocess.DEVNULL)
         self.proc = subprocess.Popen(
             [SYSTEM_PYTHON, str(GST_SERVER), "--port", str(self.port), "--fps", str(self.fps),
              "--pattern", self.pattern],
@@ -353,6 +353,8 @@ class Console:
         env = {"CENTRALE_BENCH_STATS": str(self.stats), "COLORTERM": "truecolor"}
         env.update({k: v for k, v in self.case.env.items() if v is not None})
         unset = [k for k, v in self.case.env.items() if v is None]
+        for k in unset:
+            env.pop(k, None)
         program = str(VENV_BIN / "centrale")
         if self.patch:  # a what-if experiment: run a patch file, then the normal CLI
             program = (f"{VENV_BIN / 'python'} -c 'import runpy, sys; "
@@ -469,7 +471,8 @@ def run_console(case: Case, peers: Peers, work: Path, tag: str, a: argparse.Name
         w1 = wchar(con.pid)
         span = win.t1 - win.t0
         res["cpu"] = cpu
-        res["main_thread_cpu"] = 100.0 * (th1.get(con.pid, 0) - th0.get(con.pid, 0)) / CLK_TCK / span
+        ui_ticks = th1.get(con.pid, 0) - th0.get(con.pid, 0)
+        res["main_thread_cpu"] = 100.0 * ui_ticks / CLK_TCK / span
         res["threads"] = len(th1)
         res["write_mb_s"] = (w1 - w0) / span / 1e6 if w0 is not None and w1 is not None else None
         res["rss_mb"] = (status_kb(con.pid, "VmRSS") or 0) / 1024
@@ -479,12 +482,13 @@ def run_console(case: Case, peers: Peers, work: Path, tag: str, a: argparse.Name
             key = "Right" if i % 2 == 0 else "Left"
             sent.append((key, con.send(key)))
             time.sleep(max(0.0, a.key_gap - (time.monotonic() - sent[-1][1])))
-        time.sleep(1.5)
+        time.sleep(1.0)
         res["hwm_mb"] = (status_kb(con.pid, "VmHWM") or 0) / 1024
         st = con.wait_for(lambda s: s["t"] > time.monotonic() - 0.5, 5) or con.read_stats()
         assert st is not None
         res["color_system"] = st.get("color_system")
         res["term"] = st.get("term")
+        res["colorterm"] = st.get("colorterm")
         res["size"] = st.get("size")
         # painted/decoded per view over the window
         s0, s1 = sample_at(st, win.t0, True), sample_at(st, win.t1, False)
@@ -620,6 +624,8 @@ def summarise(case: Case, runs: list[dict[str, Any]]) -> dict[str, Any]:
     first = cons[0] if cons else {}
     s["color_system"] = first.get("color_system")
     s["term"] = first.get("term")
+    s["colorterm"] = first.get("colorterm")
+    s["baseline_first_frames_s"] = med([r.get("first_frames_s") for r in bases])
     s["size"] = first.get("size")
     s["tile_px"] = first.get("tiles", [{}])[0].get("target_px") if first.get("tiles") else None
     s["tile_cells"] = first.get("tiles", [{}])[0].get("cells") if first.get("tiles") else None
@@ -724,12 +730,15 @@ def render_markdown(results: dict[str, Any]) -> str:
     for s in sums:
         if s.get("ratio_pairs"):
             out.append(f"- {s['label']}: " + ", ".join(f"{x:.2f}" for x in s["ratio_pairs"])
-                       + f"; key p99 per round: "
+                       + "; key p99 per round: "
                        + ", ".join(f(x) for x in s["key_p99_rounds"]) + " ms")
     # targets
     g16 = by.get("grid16")
     single = by.get("single")
     out += ["", "## Targets", ""]
+    worst_grid_ff = max((s["first_frame_worst_s"] or 0) for s in sums
+                        if s["case"].startswith("grid"))
+    worst_all_ff = max((s["first_frame_worst_s"] or 0) for s in sums)
     if g16:
         rows = [
             ("16 tiles painted fps per tile >= 10 (25 is the aim)",
@@ -750,13 +759,15 @@ def render_markdown(results: dict[str, Any]) -> str:
              max((s["hwm_mb"] or 0) for s in sums) <= 400),
             ("first frame <= 1 s after a camera is opened",
              "worst tile over all grid cases "
-             f"{f(max((s['first_frame_worst_s'] or 0) for s in sums if s['case'].startswith('grid')), '{:.2f}')} s"
+             f"{f(worst_grid_ff, '{:.2f}')} s (bare PyAV, all streams of the 16-tile case: "
+             f"{f(g16.get('baseline_first_frames_s'), '{:.2f}')} s)"
              + (f"; single view (main) {f(single['first_frame_median_s'], '{:.2f}')} s "
                 f"after mount, {f(single['enter_to_first_frame_s'], '{:.2f}')} s after Enter"
                 if single else ""),
              max((s["first_frame_worst_s"] or 0) for s in sums) <= 1.0),
         ]
         out += ["| target | measured | verdict |", "|---|---|---|"]
+        rows[-1] = (rows[-1][0], rows[-1][1], worst_all_ff <= 1.0)
         for name, meas, ok in rows:
             out.append(f"| {name} | {meas} | {verdict(ok)} |")
     out += ["", "## Notes", ""] + [f"- {n}" for n in results.get("notes", [])]
@@ -880,7 +891,8 @@ def notes(results: dict[str, Any]) -> list[str]:
     out = []
     for s in results["summaries"]:
         out.append(f"{s['label']}: Textual colour system `{s['color_system']}` "
-                   f"(TERM={s['term']}), screen {s['size']}, tile {s['tile_cells']} cells.")
+                   f"(TERM={s['term']}, COLORTERM={s.get('colorterm')}), screen {s['size']}, "
+                   f"tile {s['tile_cells']} cells.")
     out.append("Key latency is measured inside the console: from the Key event's creation "
                "(`event.time`, stamped by Textual's input thread) to the first screen refresh "
                "after the App dispatched it; the `e2e` p99 below adds tmux and the pty "

@@ -94,7 +94,7 @@ class _Stats:
             screen = self.app.screen
             views = list(screen.query(VideoView))
             screen_name = type(screen).__name__
-        except Exception:  # no screen yet / shutting down
+        except Exception:  # noqa: BLE001 - no screen yet / shutting down
             views, screen_name = [], None
         for view in views:
             rec = self.view_record(view)
@@ -202,7 +202,7 @@ class _Stats:
                 tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
                 tmp.write_text(json.dumps(data, separators=(",", ":")))
                 os.replace(tmp, self.path)
-            except Exception:  # instrumentation must never take the console down
+            except Exception:  # noqa: BLE001 - instrumentation must never take the console down
                 pass
 
     def write(self, final: bool = False) -> None:
@@ -210,7 +210,7 @@ class _Stats:
         t0 = time.perf_counter()
         try:
             data = self.snapshot(final)
-        except Exception:
+        except Exception:  # noqa: BLE001 - never take the console down
             return
         self.writes += 1
         self.write_s += time.perf_counter() - t0
