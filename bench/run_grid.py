@@ -826,6 +826,10 @@ def main() -> int:
                            "(TERM=screen-256color, no COLORTERM), 1 round", 1, a.keys,
                            baseline=False,
                            env={"TERM": "screen-256color", "COLORTERM": None}),
+        # not in the default list: TERM=screen without COLORTERM, Rich's 16-colour "standard"
+        "grid16-16": Case("grid16-16", 16, "sub", 10, "16 tiles, TERM=screen, no COLORTERM, "
+                          "1 round", 1, a.keys, baseline=False,
+                          env={"TERM": "screen", "COLORTERM": None}),
         "grid16x25": Case("grid16x25", 16, "sub", 25, "16 tiles (sub at 25 fps), 1 round", 1,
                           a.keys),
     }
