@@ -83,6 +83,13 @@ def thread_ticks(pid: int) -> dict[int, int]:
     return out
 
 
+def machine_busy_ticks() -> int:
+    """Busy ticks of all CPUs (user+nice+system+irq+softirq+steal) from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return user + nice + system + irq + softirq + steal
+
+
 def status_kb(pid: int, key: str) -> int | None:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -109,9 +116,11 @@ class CpuWindow:
         self.b: dict[str, int] = {}
 
     def _read(self) -> dict[str, int]:
-        return {
+        out = {
             name: sum(cpu_ticks(p) or 0 for p in pids) for name, pids in self.pids.items()
         }
+        out["machine"] = machine_busy_ticks()
+        return out
 
     def start(self) -> None:
         self.a = self._read()
@@ -121,9 +130,12 @@ class CpuWindow:
         self.b = self._read()
         self.t1 = time.monotonic()
         span = self.t1 - self.t0
-        return {
-            name: 100.0 * (self.b[name] - self.a[name]) / CLK_TCK / span for name in self.pids
+        out = {
+            name: 100.0 * (self.b[name] - self.a[name]) / CLK_TCK / span for name in self.a
         }
+        # everything else the machine did meanwhile (other users, other tests): noise
+        out["other"] = out["machine"] - sum(v for k, v in out.items() if k != "machine")
+        return out
 
 
 # --------------------------------------------------------------------------------------
@@ -532,6 +544,8 @@ def run_console(case: Case, peers: Peers, work: Path, tag: str, a: argparse.Name
         final = con.quit()
         if final and final.get("final"):
             res["final_written"] = True
+        with contextlib.suppress(OSError):
+            Path(f"/tmp/tmux-{os.getuid()}/{con.socket}").unlink()
     return res
 
 
@@ -573,6 +587,22 @@ def run_baseline(case: Case, peers: Peers, size: tuple[int, int], a: argparse.Na
     return res
 
 
+def leftovers() -> list[str]:
+    """Benchmark processes from an earlier, interrupted run: they would skew every figure."""
+    me = str(REPO / "bench" / "baseline_decode.py")
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if (me in cmd or str(GST_SERVER) in cmd) and int(d.name) != os.getpid():
+            found.append(f"{d.name}: {cmd.strip()[:120]}")
+    return found
+
+
 # --------------------------------------------------------------------------------------
 # summary
 
@@ -590,6 +620,7 @@ def summarise(case: Case, runs: list[dict[str, Any]]) -> dict[str, Any]:
     s["console_main_thread_cpu"] = med([r["main_thread_cpu"] for r in cons])
     s["tmux_cpu"] = med([r["cpu"]["tmux"] for r in cons])
     s["gst_cpu"] = med([r["cpu"]["gst"] for r in cons])
+    s["other_cpu"] = med([r["cpu"].get("other") for r in runs])
     s["write_mb_s"] = med([r.get("write_mb_s") for r in cons])
     s["baseline_cpu"] = med([r["cpu"]["baseline"] for r in bases]) if bases else None
     if bases:
@@ -700,14 +731,16 @@ def render_markdown(results: dict[str, Any]) -> str:
         "console process (UI thread + reader/decoder threads); *baseline* is "
         "`bench/baseline_decode.py` decoding the same streams and scaling to the same tile "
         "size with `to_ndarray(..., interpolation='AREA')`. The GStreamer servers and tmux are "
-        "not counted in either; their CPU is shown apart.",
+        "not counted in either; their CPU is shown apart. *other* is the rest of the machine's "
+        "busy time during the windows (everything not listed: other users' jobs, the driver, "
+        "the keep-alive client), a noise indicator.",
         "",
         "## Results",
         "",
         "| case | tile px | painted fps/tile (median, min) | decoded fps | console CPU | "
         "UI thread | baseline CPU | ratio | key p50 / p99 / max ms | loop lag p99 / max ms | "
-        "RSS / peak MB | first frame median / worst s | tmux | gst | pty MB/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "RSS / peak MB | first frame median / worst s | tmux | gst | other | pty MB/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in sums:
         px = "x".join(str(x) for x in s["tile_px"]) if s.get("tile_px") else "—"
@@ -723,6 +756,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| {f(s['lag_p99'])} / {f(s['lag_max'])} "
             f"| {f(s['rss_mb'], '{:.0f}')} / {f(s['hwm_mb'], '{:.0f}')} | {ff} "
             f"| {f(s['tmux_cpu'], '{:.0f}%')} | {f(s['gst_cpu'], '{:.0f}%')} "
+            f"| {f(s.get('other_cpu'), '{:.0f}%')} "
             f"| {f(s['write_mb_s'])} |"
         )
     out += ["", "Per-round console/baseline CPU ratios (each console run against the baseline "
@@ -834,6 +868,15 @@ def main() -> int:
                           a.keys),
     }
     cases = [all_cases[c] for c in a.cases.split(",")]
+    if stale := [x for x in leftovers() if "baseline_decode" in x]:
+        raise SystemExit("baseline processes of an earlier run still running (stop them by "
+                         "PID first):\n" + "\n".join(stale))
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # run the finally blocks: stop every peer we started
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="centrale-bench-"))
     peers = Peers([GstServer(10, pat) for pat in PATTERNS_10],
