@@ -10,13 +10,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
 from screens.single import SingleScreen
 from screens.widgets.camera_tile import CameraTile, EmptyTile
+from screens.widgets.footer import KeyFooter
 
 LAYOUTS = (1, 4, 9, 16)
 
@@ -56,7 +57,7 @@ class GridScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="grid-header")
         yield Grid(id="grid")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._rebuild()

@@ -7,13 +7,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cameras.stream import StreamStats
 from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
 from screens.widgets.camera_tile import CameraTile
+from screens.widgets.footer import KeyFooter
 from screens.widgets.video import VideoView
 
 
@@ -35,7 +36,7 @@ class SingleScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="single-stats")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show()

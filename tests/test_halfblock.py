@@ -98,6 +98,7 @@ def test_fast_path_builds_no_segments(picture: np.ndarray) -> None:
     assert strip.divide([33]) == [strip]
     assert strip.render(console).endswith("\x1b[0m")
     assert strip._lazy_segments is None
+    assert strip._lazy_caches is None  # no per-row cache objects either
 
 
 def test_other_colour_systems_use_rich_downgrade() -> None:

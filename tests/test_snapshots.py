@@ -27,24 +27,39 @@ def italian() -> Iterator[None]:
     set_language("en")  # the process default; other modules' tests expect it
 
 
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Let the frame clock draw the still pictures (it ticks at 30 Hz)."""
+    await pilot.pause(0.3)
+
+
+def pressing(*keys: str):  # type: ignore[no-untyped-def]
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return run
+
+
 def make_app(layout: int = 4, statuses: dict[str, StreamStatus] | None = None) -> CentraleApp:
     cams = demo_camera_configs()
     return CentraleApp(context(StillHub(cams, statuses), cams, layout=layout))
 
 
 def test_grid_2x2(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(4), terminal_size=SIZE)
+    assert snap_compare(make_app(4), terminal_size=SIZE, run_before=settle)
 
 
 def test_grid_3x3_with_camera_troubles(snap_compare) -> None:  # type: ignore[no-untyped-def]
     statuses = {"via-roma": StreamStatus.RECONNECTING, "rotatoria": StreamStatus.AUTH_FAILED,
                 "scuola": StreamStatus.OFFLINE}
-    assert snap_compare(make_app(9, statuses), terminal_size=SIZE)
+    assert snap_compare(make_app(9, statuses), terminal_size=SIZE, run_before=settle)
 
 
 def test_full_view(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(4), terminal_size=SIZE, press=["right", "enter"])
+    assert snap_compare(make_app(4), terminal_size=SIZE,
+                        run_before=pressing("right", "enter"))
 
 
 def test_privacy_blank(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(4), terminal_size=SIZE, press=["b"])
+    assert snap_compare(make_app(4), terminal_size=SIZE, run_before=pressing("b"))

@@ -41,7 +41,11 @@ class CameraTile(Widget, can_focus=True):
         padding: 0;
     }
     CameraTile:focus {
-        border: heavy $accent;
+        /* the same border type, only other colours: a change of border type costs a
+           relayout of the whole grid on every arrow press */
+        border: round $accent;
+        border-title-color: $background;
+        border-title-background: $accent;
         border-title-style: bold;
     }
     CameraTile.-live { border-subtitle-color: $success; }

@@ -25,13 +25,14 @@ safe path, where Rich downgrades the colours itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
+from textual.cache import FIFOCache
 from textual.strip import Strip
 
 UPPER_HALF = "▀"
@@ -202,10 +203,35 @@ def row_segments(top: np.ndarray, bottom: np.ndarray, indexed: bool = False) -> 
     return segments
 
 
-class VideoStrip(Strip):
-    """A strip whose terminal rendering is precomputed and whose segments are lazy."""
+def _lazy_cache(name: str, size: int) -> property:
+    """A Strip cache made only when Textual first uses it (most video rows never need one)."""
 
-    __slots__ = ("_lazy_indexed", "_lazy_rows", "_lazy_segments")
+    def get(self: VideoStrip) -> FIFOCache[Any, Any]:
+        caches = self._lazy_caches
+        if caches is None:
+            caches = self._lazy_caches = {}
+        cache = caches.get(name)
+        if cache is None:
+            cache = caches[name] = FIFOCache(size)
+        return cache
+
+    def set_(self: VideoStrip, value: FIFOCache[Any, Any]) -> None:
+        if self._lazy_caches is None:
+            self._lazy_caches = {}
+        self._lazy_caches[name] = value
+
+    return property(get, set_)
+
+
+class VideoStrip(Strip):
+    """A strip whose terminal rendering is precomputed and whose segments are lazy.
+
+    ``Strip.__init__`` is not called: it builds seven caches per row, which for video rows
+    (16 tiles x 12 rows x 10 fps) cost as much as encoding the picture. The caches and the
+    segments are made on first use instead; an uncut row only ever needs its render cache.
+    """
+
+    __slots__ = ("_lazy_caches", "_lazy_indexed", "_lazy_rows", "_lazy_segments")
 
     def __init__(
         self, rendered: str | None, top: np.ndarray, bottom: np.ndarray, indexed: bool = False
@@ -213,8 +239,11 @@ class VideoStrip(Strip):
         self._lazy_rows = (top, bottom)
         self._lazy_indexed = indexed
         self._lazy_segments: list[Segment] | None = None
-        super().__init__((), cell_length=top.shape[0])
+        self._lazy_caches: dict[str, FIFOCache[Any, Any]] | None = None
+        self._cell_length = top.shape[0]
         self._render_cache = rendered
+        self._link_ids = None
+        self._cell_count = None
 
     @property  # type: ignore[override]
     def _segments(self) -> list[Segment]:
@@ -226,6 +255,20 @@ class VideoStrip(Strip):
     def _segments(self, value: Iterable[Segment]) -> None:
         value = list(value)
         self._lazy_segments = value or None
+
+    _divide_cache = _lazy_cache("divide", 4)  # type: ignore[assignment]
+    _crop_cache = _lazy_cache("crop", 16)  # type: ignore[assignment]
+    _style_cache = _lazy_cache("style", 16)  # type: ignore[assignment]
+    _filter_cache = _lazy_cache("filter", 4)  # type: ignore[assignment]
+    _line_length_cache = _lazy_cache("line_length", 4)  # type: ignore[assignment]
+    _crop_extend_cache = _lazy_cache("crop_extend", 4)  # type: ignore[assignment]
+    _offsets_cache = _lazy_cache("offsets", 4)  # type: ignore[assignment]
+
+    def divide(self, cuts: Iterable[int]) -> Sequence[Strip]:
+        cuts = list(cuts)
+        if cuts == [self._cell_length]:  # the compositor's usual call: the row is not cut
+            return [self]
+        return super().divide(cuts)
 
 
 def strips_for_picture(

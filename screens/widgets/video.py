@@ -3,9 +3,11 @@
 The widget holds a :class:`~cameras.hub.StreamHandle` while it is mounted (so the stream is
 open only while shown), tells the reader the pixel size it wants, and draws the newest frame.
 
-Frame handoff: the reader thread calls :meth:`VideoView._frame_arrived`, which posts at most
-one ``FrameReady`` message at a time (a flag guards it), so a slow UI coalesces frames instead
-of queueing them. The handler takes the newest frame and refreshes the widget.
+Frame handoff: the reader thread only raises a flag on the view (no message, no event-loop
+wake-up per frame). One :class:`FrameClock` per screen ticks at :attr:`FrameClock.RATE_HZ`
+and refreshes, together, every view whose flag is up, after taking its newest frame: a slow
+UI skips frames instead of queueing them, and the compositor runs once per tick for all the
+tiles that changed instead of once per tile-frame.
 
 Drawing bypasses Textual's styles cache and line filters (they would rebuild every row of
 every frame in Python): :meth:`render_lines` returns :class:`VideoStrip` rows whose terminal
@@ -16,7 +18,7 @@ widget falls back to the normal render path and shows a placeholder with the rea
 
 from __future__ import annotations
 
-import threading
+import weakref
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -26,6 +28,7 @@ from textual.content import Content
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -49,6 +52,39 @@ def fit_picture(cells: Size, aspect: float) -> tuple[int, int]:
     return max(2, w), max(2, h)
 
 
+class FrameClock:
+    """Refreshes the video views of one screen that have a new frame, all in one tick."""
+
+    #: ticks per second: at least the fastest stream shown (the full view's 25 fps)
+    RATE_HZ: ClassVar[float] = 30.0
+    _clocks: ClassVar[weakref.WeakKeyDictionary[Screen[object], FrameClock]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, screen: Screen[object]) -> None:
+        self.views: set[VideoView] = set()
+        self._screen = weakref.ref(screen)
+        screen.set_interval(1 / self.RATE_HZ, self.tick, name="frame-clock")
+
+    @classmethod
+    def of(cls, screen: Screen[object]) -> FrameClock:
+        clock = cls._clocks.get(screen)
+        if clock is None:
+            clock = cls._clocks[screen] = FrameClock(screen)
+        return clock
+
+    def tick(self) -> None:
+        screen = self._screen()
+        if screen is None or not screen.is_current:
+            # Under a modal (privacy blank, command palette) nothing is drawn at video
+            # rate; the views keep their flags and show the newest frame when back on top.
+            return
+        for view in tuple(self.views):
+            if view.new_frame:
+                view.new_frame = False
+                view.take_frame()
+
+
 class VideoView(Widget):
     """Draws one stream; see the module docstring."""
 
@@ -67,9 +103,6 @@ class VideoView(Widget):
     DEFAULT_ASPECT: ClassVar[float] = 16 / 9
 
     status: reactive[StreamStatus] = reactive(StreamStatus.CONNECTING)
-
-    class FrameReady(Message):
-        """Posted by the reader thread (at most one pending at a time)."""
 
     class StatusChanged(Message):
         def __init__(self, status: StreamStatus) -> None:
@@ -91,7 +124,9 @@ class VideoView(Widget):
         self.camera_id = camera_id
         self.which: Which = which
         self._handle: StreamHandle | None = None
-        self._pending = threading.Event()
+        #: raised by the reader thread when a frame is ready, lowered by the frame clock
+        self.new_frame = False
+        self._clock: FrameClock | None = None
         self._frame: VideoFrame | None = None
         self._seen_seq = 0
         self._aspect = self.DEFAULT_ASPECT
@@ -103,12 +138,16 @@ class VideoView(Widget):
     # -- stream life cycle --------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._clock = FrameClock.of(self.screen)
+        self._clock.views.add(self)
         self._handle = self.hub.acquire(self.camera_id, self.which, self._frame_arrived)
         self._resize_target()
         self._poll_status()
         self.set_interval(0.5, self._poll_status)
 
     def on_unmount(self) -> None:
+        if self._clock is not None:
+            self._clock.views.discard(self)
         if self._handle is not None:
             self.hub.release(self._handle, self._frame_arrived)
             self._handle = None
@@ -126,14 +165,11 @@ class VideoView(Widget):
         return self._handle.reader.stats() if self._handle else None
 
     def _frame_arrived(self) -> None:
-        """Reader thread: post one FrameReady unless one is already pending."""
-        if not self._pending.is_set():
-            self._pending.set()
-            self.post_message(self.FrameReady())
+        """Reader thread: just raise the flag (an attribute write; the clock does the rest)."""
+        self.new_frame = True
 
-    def on_video_view_frame_ready(self, event: FrameReady) -> None:
-        event.stop()
-        self._pending.clear()
+    def take_frame(self) -> None:
+        """Frame clock: take the newest frame and redraw."""
         if self._handle is None:
             return
         frame = self._handle.reader.take(self._seen_seq)
@@ -148,10 +184,7 @@ class VideoView(Widget):
         self._strips = None
         if self.status is not StreamStatus.LIVE:
             self.status = StreamStatus.LIVE
-        if self.screen.is_current:
-            # Under a modal (privacy blank, command palette) the screen below is not drawn
-            # live: the newest frame is kept and shown when the screen is on top again.
-            self.refresh()
+        self.refresh()
 
     def _poll_status(self) -> None:
         if self._handle is None:
