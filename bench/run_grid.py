@@ -51,8 +51,16 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PATTERNS_10 = ("ball", "smpte", "pinwheel", "circular")
 PATTERNS_25 = ("ball", "smpte")
 COLS, ROWS = 200, 60
-ANALYZEDURATION_US = 500000
-PROBESIZE = 500000
+# FFmpeg probing: the project's defaults (cameras/config.py StreamSettings), so the bench
+# measures what an operator gets; both the console (via the config) and the baseline use them
+try:
+    sys.path.insert(0, str(REPO))
+    from cameras.config import StreamSettings as _StreamSettings
+
+    ANALYZEDURATION_US = int(_StreamSettings().analyzeduration_us)
+    PROBESIZE = int(_StreamSettings().probesize)
+except Exception:  # noqa: BLE001 - fall back to the values the design measured
+    ANALYZEDURATION_US, PROBESIZE = 500000, 500000
 
 
 def log(msg: str) -> None:
@@ -713,7 +721,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 "these are not the figures of the console as it is.**", ""]
     out += [
         f"- Date: {results['date']}",
-        f"- Command: `{results['command']}` (total {results['elapsed_s'] / 60:.1f} min)",
+        f"- Command: `{results['command']}` (total {results['elapsed_s'] / 60:.1f} min), "
+        f"at commit {results.get('commit', '?')}",
         f"- Machine: {m['nproc']} CPUs, {m['cpu']}, Linux {m['kernel']}",
         f"- Software: Python {m['python']}, Textual {m['textual']}, PyAV {m['pyav']} "
         f"(libavcodec {m['ffmpeg']}), {m['gstreamer']}, {m['tmux']}",
@@ -725,7 +734,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         " figures are medians over rounds.",
         "- Streams: GStreamer RTSP server (x264 ultrafast, baseline profile, test patterns "
         f"{', '.join(PATTERNS_10)} + clock overlay); sub 640x360 at 10 fps (512 kbit/s), "
-        "main 1280x720 at 25 fps (2 Mbit/s).",
+        "main 1280x720 at 25 fps (2 Mbit/s). Probing: analyzeduration "
+        f"{results['args'].get('analyzeduration_us', '?')} µs, probesize "
+        f"{results['args'].get('probesize', '?')} (the project's defaults), fpsprobesize 0.",
         "",
         "CPU is % of one core (utime+stime from /proc over the window). *Console* is the whole "
         "console process (UI thread + reader/decoder threads); *baseline* is "
@@ -885,7 +896,9 @@ def main() -> int:
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": "uv run python bench/run_grid.py" + (" " + " ".join(sys.argv[1:])
                                                          if sys.argv[1:] else ""),
-        "args": vars(a),
+        "args": {**vars(a), "analyzeduration_us": ANALYZEDURATION_US, "probesize": PROBESIZE},
+        "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip(),
         "machine": machine(),
         "runs": {},
         "summaries": [],
