@@ -75,14 +75,97 @@ class FrameClock:
 
     def tick(self) -> None:
         screen = self._screen()
-        if screen is None or not screen.is_current:
+        # Not ``screen.is_current``: that is also true for a screen under a modal, and
+        # nothing may be drawn over the privacy blank.
+        if screen is None or screen.app.screen is not screen:
             # Under a modal (privacy blank, command palette) nothing is drawn at video
             # rate; the views keep their flags and show the newest frame when back on top.
             return
-        for view in tuple(self.views):
-            if view.new_frame:
-                view.new_frame = False
-                view.take_frame()
+        ready = [view for view in self.views if view.new_frame]
+        if not ready:
+            return
+        writer = _DirectWriter.for_screen(screen)
+        for view in ready:
+            view.new_frame = False
+            if writer is None or not writer.draw(view):
+                view.take_frame()  # the ordinary path: refresh, Textual's compositor draws
+        if writer is not None:
+            writer.flush()
+
+
+class _DirectWriter:
+    """Writes uncovered video rows straight to the terminal, bypassing the compositor.
+
+    Textual's compositor re-renders, cuts and joins every widget under a refreshed region;
+    for video that was about two thirds of the UI thread's work (docs/benchmarks.md). When
+    nothing is drawn over a view (no toast, tooltip or other overlay intersects it, the view
+    is not clipped, the screen is on top) its rows are already final: they are written at
+    their place, in one write per tick, with the same bytes the compositor would produce.
+    Anything over a view sends it back to the ordinary path, so overlays stay correct. The
+    widget's ``render_lines`` keeps returning the same rows, so any repaint Textual does on
+    its own shows the same picture.
+    """
+
+    def __init__(self, screen: Screen[object]) -> None:
+        self.screen = screen
+        self.app = screen.app
+        self.chunks: list[str] = []
+        compositor = screen._compositor
+        self.visible = compositor.visible_widgets
+        # regions of everything that is not a video view or one of its containers
+        containers: set[object] = {screen}
+        for widget in self.visible:
+            if isinstance(widget, VideoView):
+                containers.update(widget.ancestors)
+        self.covers = [
+            region.intersection(clip)
+            for widget, (region, clip) in self.visible.items()
+            if widget not in containers and not isinstance(widget, VideoView)
+        ]
+
+    @classmethod
+    def for_screen(cls, screen: Screen[object]) -> _DirectWriter | None:
+        app = screen.app
+        driver = app._driver
+        if (
+            driver is None
+            or app.is_headless
+            or driver.is_inline
+            or not app._running
+            or app._closed
+            or app._batch_count
+        ):
+            return None
+        return cls(screen)
+
+    def draw(self, view: VideoView) -> bool:
+        placed = self.visible.get(view)
+        if placed is None:
+            return False
+        region, clip = placed
+        if clip.intersection(region) != region:
+            return False  # partly clipped
+        if any(cover.overlaps(region) for cover in self.covers):
+            return False  # something is drawn over it
+        rows = view.take_frame_rows()
+        if rows is None:
+            return False  # not taken: the ordinary path takes it
+        x, y = region.x, region.y
+        self.chunks.extend(f"\x1b[{y + i + 1};{x + 1}H{row}" for i, row in enumerate(rows))
+        return True
+
+    def flush(self) -> None:
+        if not self.chunks:
+            return
+        app = self.app
+        cursor = self.screen.outer_size.clamp_offset(app.cursor_position)
+        data = "".join(self.chunks) + f"\x1b[{cursor.y + 1};{cursor.x + 1}H"
+        if app._sync_available:
+            data = "\x1b[?2026h" + data + "\x1b[?2026l"
+        driver = app._driver
+        if driver is not None:
+            driver.write(data)
+        self.chunks = []
 
 
 class VideoView(Widget):
@@ -168,13 +251,13 @@ class VideoView(Widget):
         """Reader thread: just raise the flag (an attribute write; the clock does the rest)."""
         self.new_frame = True
 
-    def take_frame(self) -> None:
-        """Frame clock: take the newest frame and redraw."""
+    def _take_newest(self) -> bool:
+        """Take the newest frame from the reader; False if there is none."""
         if self._handle is None:
-            return
+            return False
         frame = self._handle.reader.take(self._seen_seq)
         if frame is None:
-            return
+            return False
         self._seen_seq = frame.seq
         self._frame = frame
         sw, sh = frame.source_size
@@ -184,7 +267,39 @@ class VideoView(Widget):
         self._strips = None
         if self.status is not StreamStatus.LIVE:
             self.status = StreamStatus.LIVE
-        self.refresh()
+        return True
+
+    def take_frame(self) -> None:
+        """Frame clock: take the newest frame and let Textual redraw the widget."""
+        if self._take_newest():
+            self.refresh()
+
+    def take_frame_rows(self) -> list[str] | None:
+        """Frame clock, direct path: the newest frame's rows as terminal text.
+
+        None, without taking the frame, when the direct path does not apply: no new frame,
+        the first frame or a new size (the compositor must place it), or a colour system
+        that only the segment path handles. The caller then uses :meth:`take_frame`.
+        """
+        if self._handle is None or self.app.no_color or self._frame is None:
+            return None
+        peek = self._handle.reader.latest()
+        if (
+            peek is None
+            or peek.seq <= self._seen_seq
+            or peek.rgb.shape != self._frame.rgb.shape
+            or color_mode(self.app.console) is None
+            or self.status is not StreamStatus.LIVE
+        ):
+            return None
+        if not self._take_newest():
+            return None
+        strips = self._picture_strips()
+        rows = [strip._render_cache for strip in strips or ()]
+        if len(rows) != self.size.height or any(row is None for row in rows):
+            self.refresh()  # cannot happen with a colour mode; be safe anyway
+            return []
+        return rows  # type: ignore[return-value]
 
     def _poll_status(self) -> None:
         if self._handle is None:
