@@ -6,6 +6,7 @@ PTZ service later), passes them down to screens as attributes, and closes them o
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -53,6 +54,9 @@ class CentraleApp(App[int]):
 
             install(self)
         self.push_screen(GridScreen(self.context))
+        # Everything made at start-up lives as long as the console: keep it out of the
+        # garbage collector's full passes, whose pauses showed up as key-latency peaks.
+        self.call_after_refresh(gc.freeze)
 
     def on_unmount(self) -> None:
         self.context.hub.close()

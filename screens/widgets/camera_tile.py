@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from textual.app import ComposeResult
+from textual.geometry import Region
 from textual.widget import Widget
 
 from cameras.stream import StreamStatus
@@ -100,7 +101,15 @@ class CameraTile(Widget, can_focus=True):
 
     def _update_subtitle(self) -> None:
         now = self._clock(self._tz).strftime(self._clock_format)
-        self.border_subtitle = f"{STATUS_MARK[self._status]} {self._status.label} · {now}"
+        text = f"{STATUS_MARK[self._status]} {self._status.label} · {now}"
+        if not self.is_mounted or not self.size:
+            self.border_subtitle = text
+            return
+        # Setting ``border_subtitle`` repaints the whole tile, picture included, and all
+        # the tiles' clocks tick in the same instant: repaint only the bottom border row.
+        self._border_subtitle = self.render_str(text).expand_tabs(4).split()[0]
+        bottom = self.content_region.height
+        self.refresh(Region(-1, bottom, self.content_region.width + 2, 1))
 
 
 class EmptyTile(Widget):
