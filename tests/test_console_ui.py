@@ -252,3 +252,72 @@ def test_demo_clips_are_made_once(tmp_path: Path) -> None:
     assert {c.id: Path(c.main_url or "").stat().st_mtime_ns for c in second.cameras} == stamps
     assert len(second.cameras) >= 4
     assert all(c.loop for c in second.cameras)
+
+
+async def test_silent_and_unreachable_cameras_never_block_the_console(
+    demo_cfg: CentraleConfig,
+) -> None:
+    """A camera that accepts the connection and never answers, and one that refuses it:
+    their tiles say so, the other tiles play, and keys are handled at once."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = silent.accept()
+                accepted.append(conn)  # never answer
+            except OSError:
+                continue
+
+    threading.Thread(target=hold, daemon=True).start()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    refused_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there any more
+    from cameras.config import CameraConfig, StreamSettings
+
+    cams = [
+        CameraConfig(id="muta", name="Cam 07", place="Via Muta",
+                     main_url=f"rtsp://127.0.0.1:{silent.getsockname()[1]}/main"),
+        CameraConfig(id="spenta", name="Cam 08", place="Via Spenta",
+                     main_url=f"rtsp://127.0.0.1:{refused_port}/main"),
+        *demo_cfg.cameras[:2],
+    ]
+    cfg = demo_cfg.model_copy(update={
+        "cameras": cams,
+        "streams": StreamSettings(open_timeout_s=2, read_timeout_s=2),
+    })
+    app = make_app(cfg)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            views = list(app.screen.query(VideoView))
+            await wait_for(pilot, lambda: views[2].painted_frames > 3
+                           and views[3].painted_frames > 3)
+            for _ in range(6):
+                started = time.monotonic()
+                await pilot.press("right")
+                await pilot.press("left")
+                assert time.monotonic() - started < 0.5
+            await wait_for(pilot, lambda: views[1].status in (StreamStatus.RECONNECTING,
+                                                               StreamStatus.OFFLINE))
+            await wait_for(pilot, lambda: views[0].status is not StreamStatus.CONNECTING,
+                           timeout=6)
+            assert views[0].status in (StreamStatus.RECONNECTING, StreamStatus.OFFLINE)
+            assert views[0]._frame is None and views[1]._frame is None
+            assert "riconnessione" in screen_text(app) or "non raggiungibile" in screen_text(app)
+            before = views[2].painted_frames
+            await asyncio.sleep(1.0)
+            assert views[2].painted_frames >= before + 5  # the others kept playing
+    finally:
+        stop.set()
+        silent.close()
+        for conn in accepted:
+            conn.close()
