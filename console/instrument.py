@@ -79,7 +79,7 @@ class _Stats:
                 "key": key,
                 "camera_id": view.camera_id,
                 "which": view.which,
-                "mounted_at": getattr(view, "_bench_mounted_at", None),
+                "mounted_at": view.mounted_at,
                 "first_paint_at": None,
                 "unmounted_at": None,
             }
@@ -99,10 +99,8 @@ class _Stats:
         for view in views:
             rec = self.view_record(view)
             rec["painted"] = int(getattr(view, "painted_frames", 0))
-            rec["first_paint_at"] = rec["first_paint_at"] or getattr(
-                view, "_bench_first_paint_at", None
-            )
-            rec["mounted_at"] = rec["mounted_at"] or getattr(view, "_bench_mounted_at", None)
+            rec["first_paint_at"] = rec["first_paint_at"] or view.first_painted_at
+            rec["mounted_at"] = rec["mounted_at"] or view.mounted_at
             rec["cells"] = [view.size.width, view.size.height]
             handle = getattr(view, "_handle", None)
             reader = getattr(handle, "reader", None)
@@ -221,32 +219,6 @@ class _Stats:
                              daemon=True).start()
 
 
-def _patch_video_view() -> None:
-    """Stamp mount and first-paint times on every VideoView (class-level, once)."""
-    from screens.widgets.video import VideoView
-
-    if getattr(VideoView, "_bench_patched", False):
-        return
-    original_mount = VideoView.on_mount
-    original_strips = VideoView._picture_strips
-
-    def on_mount(self: Any) -> None:
-        self._bench_mounted_at = time.monotonic()
-        self._bench_first_paint_at = None
-        original_mount(self)
-
-    def _picture_strips(self: Any) -> Any:
-        before = self.painted_frames
-        result = original_strips(self)
-        if self.painted_frames != before and getattr(self, "_bench_first_paint_at", 1) is None:
-            self._bench_first_paint_at = time.monotonic()
-        return result
-
-    VideoView.on_mount = on_mount  # type: ignore[method-assign]
-    VideoView._picture_strips = _picture_strips  # type: ignore[method-assign]
-    VideoView._bench_patched = True  # type: ignore[attr-defined]
-
-
 def install(app: App[Any]) -> None:
     """Start measuring if ``CENTRALE_BENCH_STATS`` names a file; otherwise do nothing."""
     global _installed
@@ -255,7 +227,6 @@ def install(app: App[Any]) -> None:
         return
     _installed = True
     stats = _Stats(app, Path(target))
-    _patch_video_view()
 
     original_on_event = app.on_event
 

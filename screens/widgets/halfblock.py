@@ -7,8 +7,9 @@ Two renderings of the same row are produced together:
 
 * the **fast path**: the row's whole escape sequence, built at once with numpy as
   fixed-width SGR codes (``ESC[38;2;RRR;GGG;BBB;48;2;RRR;GGG;BBBm▀``, zero-padded so every
-  cell has the same byte length), used verbatim when the row reaches the terminal in one
-  piece;
+  cell has the same byte length), from which a cell whose colours equal its left
+  neighbour's keeps only its character; used verbatim when the row reaches the terminal
+  in one piece;
 * the **safe path**: ordinary Rich segments (one ``▀`` per cell with a cached ``Style``),
   built only if Textual has to cut the row, which happens when a toast or tooltip overlaps
   the tile, or when a modal screen or the command palette is drawn over it (Textual then
@@ -43,7 +44,8 @@ _DIGITS = np.array([list(f"{v:03d}".encode()) for v in range(256)], dtype=np.uin
 
 _TRUE_PREFIX = b"\x1b[38;2;"
 _TRUE_MID = b";48;2;"
-_END = b"m" + UPPER_HALF.encode()
+_CHAR = UPPER_HALF.encode()
+_END = b"m" + _CHAR
 # layout of one truecolor cell: prefix(7) RRR;GGG;BBB (11) mid(6) RRR;GGG;BBB (11) end(4)
 _TRUE_CELL = len(_TRUE_PREFIX) + 11 + len(_TRUE_MID) + 11 + len(_END)
 
@@ -80,6 +82,7 @@ class RowEncoder:
     def __init__(self) -> None:
         self._buf: np.ndarray | None = None
         self._key: tuple[str, int, int] | None = None
+        self._keep: np.ndarray | None = None
 
     def _buffer(self, mode: str, rows: int, width: int) -> np.ndarray:
         key = (mode, rows, width)
@@ -106,11 +109,35 @@ class RowEncoder:
                 buf[:, :, a : a + 3] = _DIGITS[top[:, :, ch]]
                 b = _TRUE_BG[ch]
                 buf[:, :, b : b + 3] = _DIGITS[bottom[:, :, ch]]
+            fg, bg = top, bottom
         else:
-            buf[:, :, _256_FG : _256_FG + 3] = _DIGITS[xterm256(top)]
-            buf[:, :, _256_BG : _256_BG + 3] = _DIGITS[xterm256(bottom)]
-        raw = buf.reshape(rows, -1)
-        return [line.tobytes().decode() + RESET for line in raw]
+            fg, bg = xterm256(top), xterm256(bottom)
+            buf[:, :, _256_FG : _256_FG + 3] = _DIGITS[fg]
+            buf[:, :, _256_BG : _256_BG + 3] = _DIGITS[bg]
+        # A cell with the colours of the cell before it needs no SGR: the terminal still has
+        # them. Keep only its character (the last bytes of the cell). The first cell of a row
+        # always carries its colours, so every row stands on its own.
+        same = (fg[:, 1:] == fg[:, :-1]) & (bg[:, 1:] == bg[:, :-1])
+        if same.ndim == 3:
+            same = same.all(axis=2)
+        keep = self._mask(rows, width, buf.shape[2])
+        keep[:, 1:, : -len(_CHAR)] = ~same[:, :, None]
+        data = buf[keep]
+        ends = np.cumsum(keep.reshape(rows, -1).sum(axis=1))
+        blob = data.tobytes()
+        out: list[str] = []
+        start = 0
+        for end in ends.tolist():
+            out.append(blob[start:end].decode() + RESET)
+            start = end
+        return out
+
+    def _mask(self, rows: int, width: int, cell: int) -> np.ndarray:
+        if self._keep is None or self._keep.shape != (rows, width, cell):
+            self._keep = np.ones((rows, width, cell), dtype=bool)
+        else:
+            self._keep[:] = True
+        return self._keep
 
 
 # ---------------------------------------------------------------------------------------
@@ -272,20 +299,28 @@ class VideoStrip(Strip):
 
 
 def strips_for_picture(
-    rgb: np.ndarray, mode: str | None, encoder: RowEncoder | None
+    rgb: np.ndarray,
+    mode: str | None,
+    encoder: RowEncoder | None,
+    rendered: list[str] | None = None,
 ) -> list[Strip]:
-    """Strips for a (2H, W, 3) RGB picture; ``mode`` None means safe path only."""
+    """Strips for a (2H, W, 3) RGB picture; ``mode`` None means safe path only.
+
+    ``rendered``: the rows already encoded by ``encoder.encode(rgb, mode)``, if at hand.
+    """
     rows = rgb.shape[0] // 2
-    rendered: list[str] | list[None]
-    if mode in ("truecolor", "256") and encoder is not None:
-        rendered = encoder.encode(rgb, mode)
+    texts: list[str] | list[None]
+    if rendered is not None:
+        texts = rendered
+    elif mode in ("truecolor", "256") and encoder is not None:
+        texts = encoder.encode(rgb, mode)
     else:
-        rendered = [None] * rows
+        texts = [None] * rows
     if mode == "256":
         # the segments must show exactly what the fast path shows: the same palette indices
         idx = xterm256(rgb[: rows * 2])
-        return [VideoStrip(rendered[y], idx[2 * y], idx[2 * y + 1], True) for y in range(rows)]
-    return [VideoStrip(rendered[y], rgb[2 * y], rgb[2 * y + 1]) for y in range(rows)]
+        return [VideoStrip(texts[y], idx[2 * y], idx[2 * y + 1], True) for y in range(rows)]
+    return [VideoStrip(texts[y], rgb[2 * y], rgb[2 * y + 1]) for y in range(rows)]
 
 
 def color_mode(console: Any) -> str | None:

@@ -18,7 +18,9 @@ widget falls back to the normal render path and shows a placeholder with the rea
 
 from __future__ import annotations
 
+import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -50,6 +52,14 @@ def fit_picture(cells: Size, aspect: float) -> tuple[int, int]:
         w = round(h * aspect)
     h -= h % 2
     return max(2, w), max(2, h)
+
+
+@dataclass(frozen=True)
+class _Picture:
+    key: tuple[int, int, int, str | None]
+    canvas: np.ndarray
+    mode: str | None
+    rows: list[str] | None
 
 
 class FrameClock:
@@ -214,13 +224,18 @@ class VideoView(Widget):
         self._seen_seq = 0
         self._aspect = self.DEFAULT_ASPECT
         self._encoder = RowEncoder()
+        self._pic: _Picture | None = None
         self._strips: list[Strip] | None = None
-        self._strips_key: tuple[int, int, int, str | None] | None = None
+        #: frames turned into terminal rows (for the benchmark and the tests)
         self.painted_frames = 0
+        #: monotonic times of mounting and of the first painted frame (first-frame latency)
+        self.mounted_at: float | None = None
+        self.first_painted_at: float | None = None
 
     # -- stream life cycle --------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.mounted_at = time.monotonic()
         self._clock = FrameClock.of(self.screen)
         self._clock.views.add(self)
         self._handle = self.hub.acquire(self.camera_id, self.which, self._frame_arrived)
@@ -294,12 +309,11 @@ class VideoView(Widget):
             return None
         if not self._take_newest():
             return None
-        strips = self._picture_strips()
-        rows = [strip._render_cache for strip in strips or ()]
-        if len(rows) != self.size.height or any(row is None for row in rows):
+        picture = self._picture()
+        if picture is None or picture.rows is None or len(picture.rows) != self.size.height:
             self.refresh()  # cannot happen with a colour mode; be safe anyway
             return []
-        return rows  # type: ignore[return-value]
+        return picture.rows
 
     def _poll_status(self) -> None:
         if self._handle is None:
@@ -332,15 +346,16 @@ class VideoView(Widget):
             detail = self._handle.reader.status_detail
         return Content(f"{text}\n{detail}" if detail else text)
 
-    def _picture_strips(self) -> list[Strip] | None:
+    def _picture(self) -> _Picture | None:
+        """The current frame laid out on the widget (letterboxed) and encoded; cached."""
         frame = self._frame
         if frame is None:
             return None
         width, height = self.size
         mode = color_mode(self.app.console)
         key = (frame.seq, width, height, mode)
-        if self._strips is not None and self._strips_key == key:
-            return self._strips
+        if self._pic is not None and self._pic.key == key:
+            return self._pic
         canvas = np.zeros((height * 2, width, 3), dtype=np.uint8)
         pic = frame.rgb
         ph, pw = min(pic.shape[0], height * 2), min(pic.shape[1], width)
@@ -348,9 +363,21 @@ class VideoView(Widget):
         y0 -= y0 % 2
         x0 = (width - pw) // 2
         canvas[y0 : y0 + ph, x0 : x0 + pw] = pic[:ph, :pw]
-        self._strips = strips_for_picture(canvas, mode, self._encoder)
-        self._strips_key = key
+        rows = self._encoder.encode(canvas, mode) if mode is not None else None
+        self._pic = _Picture(key, canvas, mode, rows)
+        self._strips = None
         self.painted_frames += 1
+        if self.first_painted_at is None:
+            self.first_painted_at = time.monotonic()
+        return self._pic
+
+    def _picture_strips(self) -> list[Strip] | None:
+        """Textual strips of the current picture, made only when Textual asks for them."""
+        picture = self._picture()
+        if picture is None:
+            return None
+        if self._strips is None:
+            self._strips = strips_for_picture(picture.canvas, picture.mode, None, picture.rows)
         return self._strips
 
     def render_lines(self, crop: Region) -> list[Strip]:
