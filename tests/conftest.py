@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 from peers import (
@@ -29,6 +30,7 @@ from peers import (
 # --------------------------------------------------------------------------------------
 
 _started: list[IpycamPeer | GstRtspPeer] = []
+PeerT = TypeVar("PeerT", IpycamPeer, GstRtspPeer)
 
 
 def _skip_peers() -> bool:
@@ -57,37 +59,29 @@ def _heal_peers() -> Iterator[None]:
         peer.heal()
 
 
-@pytest.fixture(scope="session")
-def ipycam() -> Iterator[IpycamPeer]:
-    """ipycam camera: ONVIF auth op/secret, RTSP (no auth) playing car-detection.mp4."""
-    peer = start_ipycam(username="op", password="secret")
+def _tracked(peer: PeerT) -> Iterator[PeerT]:
+    """Keep ``peer`` healed between tests and stop it, children included, at the end."""
     _started.append(peer)
     try:
         yield peer
     finally:
         _started.remove(peer)
         peer.stop()
+
+
+@pytest.fixture(scope="session")
+def ipycam() -> Iterator[IpycamPeer]:
+    """ipycam camera: ONVIF auth op/secret, RTSP (no auth) playing car-detection.mp4."""
+    yield from _tracked(start_ipycam(username="op", password="secret"))
 
 
 @pytest.fixture(scope="session")
 def gst_rtsp() -> Iterator[GstRtspPeer]:
     """GStreamer RTSP server without authentication."""
-    peer = start_gst_rtsp(name="gst")
-    _started.append(peer)
-    try:
-        yield peer
-    finally:
-        _started.remove(peer)
-        peer.stop()
+    yield from _tracked(start_gst_rtsp(name="gst"))
 
 
 @pytest.fixture(scope="session")
 def gst_rtsp_auth() -> Iterator[GstRtspPeer]:
     """GStreamer RTSP server with RTSP Basic auth viewer/s3cret."""
-    peer = start_gst_rtsp(username="viewer", password="s3cret", name="gst-auth")
-    _started.append(peer)
-    try:
-        yield peer
-    finally:
-        _started.remove(peer)
-        peer.stop()
+    yield from _tracked(start_gst_rtsp(username="viewer", password="s3cret", name="gst-auth"))
