@@ -122,12 +122,14 @@ def _statements(script: str) -> Iterator[str]:
     """Split a migration into single statements (triggers included)."""
     pending = ""
     for line in script.splitlines(keepends=True):
+        if not pending.strip() and line.lstrip().startswith("--"):
+            continue  # a comment between statements
         pending += line
         if sqlite3.complete_statement(pending):
             if pending.strip():
                 yield pending.strip()
             pending = ""
-    if pending.strip() and not pending.strip().startswith("--"):
+    if pending.strip():
         raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]!r}")
 
 
