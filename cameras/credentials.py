@@ -23,7 +23,7 @@ import keyring.backends.fail
 import keyring.errors
 
 from registry.errors import CentraleError
-from registry.i18n import _
+from registry.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,13 @@ _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):(?P<pas
 class CredentialError(CentraleError):
     """A camera credential could not be read or stored."""
 
-    title = "Camera credentials"
+    title = N_("Camera credentials")
 
 
 class CredentialStoreUnavailable(CredentialError):
     """No usable keyring backend on this machine."""
 
-    title = "No credential store"
+    title = N_("No credential store")
 
 
 def password_env_var(camera_id: str) -> str:

@@ -8,12 +8,13 @@ credentials are a :class:`CameraAuthError`, never a :class:`CameraUnreachable`.
 from __future__ import annotations
 
 from registry.errors import CentraleError
+from registry.i18n import N_
 
 
 class CameraError(CentraleError):
     """Something went wrong talking to a camera."""
 
-    title = "Camera error"
+    title = N_("Camera error")
 
     def __init__(
         self, message: str, *, camera_id: str | None = None, title: str | None = None
@@ -25,22 +26,22 @@ class CameraError(CentraleError):
 class CameraAuthError(CameraError):
     """The camera refused the credentials (HTTP 401, ONVIF NotAuthorized, RTSP 401)."""
 
-    title = "Authentication failed"
+    title = N_("Authentication failed")
 
 
 class CameraUnreachable(CameraError):
     """No answer: connection refused, unknown host, timeout, connection dropped."""
 
-    title = "Camera offline"
+    title = N_("Camera offline")
 
 
 class CameraProtocolError(CameraError):
     """The camera answered, but not with what ONVIF or RTSP says it should."""
 
-    title = "Camera error"
+    title = N_("Camera error")
 
 
 class CameraUnsupported(CameraError):
     """The camera lacks a service or a feature that the operation needs."""
 
-    title = "Feature not supported"
+    title = N_("Feature not supported")

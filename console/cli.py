@@ -25,7 +25,7 @@ from console.config import CentraleConfig, ConfigInvalid, ConfigNotFound, load_c
 from console.logsetup import configure_logging, log_path
 from console.paths import resolve_config_path, resolve_data_dir
 from registry.errors import CentraleError, ConfigError
-from registry.i18n import SUPPORTED, _, ngettext, pick_language, set_language
+from registry.i18n import N_, SUPPORTED, _, ngettext, pick_language, set_language
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ Handler = Callable[[argparse.Namespace, Path], int]
 class UsageError(CentraleError):
     """The command cannot run as asked (exit code 2)."""
 
-    title = "Error"
+    title = N_("Error")
 
 
 # --------------------------------------------------------------------------------------------

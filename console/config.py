@@ -28,7 +28,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from cameras.config import CameraConfig, StreamSettings, StrictModel
 from console.tomlpos import KeyPath, locate_keys
 from registry.errors import ConfigError
-from registry.i18n import _, ngettext
+from registry.i18n import N_, _, ngettext
 
 # --------------------------------------------------------------------------------------------
 # Models
@@ -182,7 +182,7 @@ class ConfigIssue:
 class ConfigNotFound(ConfigError):
     """The configuration file does not exist."""
 
-    title = "Configuration not found"
+    title = N_("Configuration not found")
 
 
 class ConfigInvalid(ConfigError):

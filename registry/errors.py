@@ -7,12 +7,14 @@ boundary, so that callers never see zeep, PyAV or sqlite errors.
 
 from __future__ import annotations
 
+from registry.i18n import N_
+
 
 class CentraleError(Exception):
     """Base of every error Centrale raises on purpose."""
 
     #: English message id; shown translated through :attr:`display_title`.
-    title: str = "Error"
+    title: str = N_("Error")
 
     def __init__(self, message: str, *, title: str | None = None) -> None:
         super().__init__(message)
@@ -33,4 +35,4 @@ class CentraleError(Exception):
 class ConfigError(CentraleError):
     """The configuration cannot be used as it is."""
 
-    title = "Invalid configuration"
+    title = N_("Invalid configuration")

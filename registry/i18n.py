@@ -57,6 +57,15 @@ def language() -> str:
     return _language
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it now.
+
+    For texts made before the language is chosen (class attributes such as error titles
+    and key bindings); they are translated where they are shown, with :func:`_`.
+    """
+    return message
+
+
 def _(message: str) -> str:
     """Translate ``message`` into the current language."""
     return _translation.gettext(message)

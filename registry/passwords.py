@@ -15,7 +15,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from registry.errors import CentraleError
-from registry.i18n import _
+from registry.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def needs_rehash(stored_hash: str, params: HashParameters = DEFAULT_HASHING) -> 
 class PasswordRejected(CentraleError):
     """A new password breaks one or more rules; ``reasons`` lists every one (translated)."""
 
-    title = "Password rejected"
+    title = N_("Password rejected")
 
     def __init__(self, reasons: Sequence[str]) -> None:
         self.reasons = list(reasons)

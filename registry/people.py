@@ -17,9 +17,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from registry.errors import CentraleError
-from registry.i18n import _
+from registry.i18n import N_, _
 from registry.passwords import PasswordPolicy, verify_password
-from registry.roles import N_, Level
+from registry.roles import Level
 
 
 class DisabledReason(StrEnum):
@@ -129,11 +129,11 @@ class SignInOutcome:
 
 
 class AccountDisabled(CentraleError):
-    title = "Account disabled"
+    title = N_("Account disabled")
 
 
 class WrongCurrentPassword(CentraleError):
-    title = "Wrong password"
+    title = N_("Wrong password")
 
 
 def create_person(

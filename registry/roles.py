@@ -24,12 +24,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from registry.errors import CentraleError
-from registry.i18n import _
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation without translating it now (extracted as ``N_``)."""
-    return message
+from registry.i18n import N_, _
 
 
 class Permission(StrEnum):
@@ -127,7 +122,7 @@ DEFAULT_ROLES: Mapping[str, Role] = {
 
 
 class UnknownRole(CentraleError):
-    title = "Unknown role"
+    title = N_("Unknown role")
 
 
 def role_named(name: str, roles: Mapping[str, Role] = DEFAULT_ROLES) -> Role:
@@ -144,7 +139,7 @@ def role_named(name: str, roles: Mapping[str, Role] = DEFAULT_ROLES) -> Role:
 class PermissionDenied(CentraleError):
     """``who`` lacks ``permission``."""
 
-    title = "Permission denied"
+    title = N_("Permission denied")
 
     def __init__(self, who: str, permission: Permission, message: str | None = None) -> None:
         if message is None:
@@ -165,7 +160,7 @@ def require(person_permissions: Collection[Permission], permission: Permission, 
 class OperatorPresenceRequired(CentraleError):
     """A maintenance session without an authorised operator present (R14)."""
 
-    title = "Operator presence required"
+    title = N_("Operator presence required")
 
 
 def require_operator_presence(

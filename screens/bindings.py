@@ -12,12 +12,9 @@ from dataclasses import replace
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 
-from registry.i18n import _
+from registry.i18n import N_, _
 
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation without translating it now."""
-    return message
+__all__ = ["N_", "translate_bindings"]
 
 
 def translate_bindings(node: DOMNode) -> None:
