@@ -458,3 +458,25 @@ def test_open_audit_trail_creates_the_key_only_for_an_empty_trail(
     with Store.open(data) as s, pytest.raises(AuditKeyError):
         open_audit_trail(s, data, keys, environ={}, clock=clock)
     assert (data / DB_FILE).exists()
+
+
+def test_two_connections_appending_interleaved_keep_one_chain(
+    tmp_path: Path, clock: Clock
+) -> None:
+    import threading
+
+    with Store.open(tmp_path / "data") as a, Store.open(tmp_path / "data") as b:
+        trails = [AuditTrail(a, KEY, clock), AuditTrail(b, KEY, clock)]
+
+        def work(t: AuditTrail, who: str) -> None:
+            for _ in range(50):
+                t.append(who, "ptz.move", "cam1")
+
+        threads = [threading.Thread(target=work, args=(t, f"ws{i}"))
+                   for i, t in enumerate(trails)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        result = trails[0].verify()
+        assert result.ok and result.checked == 100
