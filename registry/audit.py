@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from registry.audit_key import HeadMirror, MirroredHead, load_audit_key
 from registry.errors import CentraleError
+from registry.i18n import N_
 from registry.store import AuditCheckpointRow, AuditHeadRow, AuditRow, Store
 
 #: ``prev_mac`` of the very first entry.
@@ -35,7 +36,7 @@ LEGAL_MIN_RETENTION_MONTHS: Final = 6
 class AuditError(CentraleError):
     """The audit trail refused an operation (e.g. a prune younger than the law allows)."""
 
-    title = "Audit trail"
+    title = N_("Audit trail")
 
 
 @dataclass(frozen=True, slots=True)

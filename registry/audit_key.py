@@ -34,6 +34,7 @@ import keyring.errors
 from keyring.backends import fail
 
 from registry.errors import CentraleError
+from registry.i18n import N_
 
 KEYRING_SERVICE: Final = "centrale-audit"
 KEY_ENV: Final = "CENTRALE_AUDIT_KEY"
@@ -47,7 +48,7 @@ KeySource = Literal["env", "keyring", "file"]
 class AuditKeyError(CentraleError):
     """The audit key cannot be found, read or created."""
 
-    title = "Audit key problem"
+    title = N_("Audit key problem")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from registry.errors import CentraleError
+from registry.i18n import N_
 
 #: File name of the database inside the data directory.
 DB_FILE: Final = "centrale.db"
@@ -82,7 +83,7 @@ SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 class StoreError(CentraleError):
     """The database cannot be used: not ours, too new, damaged or busy."""
 
-    title = "Database error"
+    title = N_("Database error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +353,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreError(
             f"{path} is not a Centrale database ({e}); move it away or choose another "
             "data directory",
-            title="Not a Centrale database",
+            title=N_("Not a Centrale database"),
         ) from e
     if app_id == 0 and version == 0 and objects == 0:
         return  # a new, empty file
@@ -360,13 +361,13 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreError(
             f"{path} is an SQLite file of another program; move it away or choose another "
             "data directory",
-            title="Not a Centrale database",
+            title=N_("Not a Centrale database"),
         )
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} has schema version {version}, newer than this Centrale "
             f"({SCHEMA_VERSION}): update Centrale before opening it",
-            title="Database newer than Centrale",
+            title=N_("Database newer than Centrale"),
         )
 
 
@@ -378,7 +379,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             raise StoreError(
                 f"{path} has schema version {version}, newer than this Centrale "
                 f"({SCHEMA_VERSION}): update Centrale before opening it",
-                title="Database newer than Centrale",
+                title=N_("Database newer than Centrale"),
             )
         if version == 0:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
