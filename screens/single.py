@@ -9,7 +9,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cameras.stream import StreamStats
 from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
@@ -63,7 +62,7 @@ class SingleScreen(Screen[None]):
         stats_widget = self.query_one("#single-stats", Static)
         views = list(self._tile.query(VideoView)) if self._tile is not None else []
         stats = views[0].reader_stats if views else None
-        if not isinstance(stats, StreamStats) or not stats.frames:
+        if stats is None or not stats.frames:
             stats_widget.update(_("Main stream") + " · " + _("no figures yet"))
             return
         age = stats.last_frame_age_s

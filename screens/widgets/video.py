@@ -34,7 +34,7 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
-from cameras.stream import StreamStatus, VideoFrame
+from cameras.stream import StreamStats, StreamStatus, VideoFrame
 from registry.i18n import _
 from screens.widgets.halfblock import RowEncoder, color_mode, strips_for_picture
 
@@ -259,7 +259,7 @@ class VideoView(Widget):
             self._handle.reader.set_target_size(*fit_picture(self.size, self._aspect))
 
     @property
-    def reader_stats(self) -> object | None:
+    def reader_stats(self) -> StreamStats | None:
         return self._handle.reader.stats() if self._handle else None
 
     def _frame_arrived(self) -> None:
