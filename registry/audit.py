@@ -18,11 +18,12 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from registry.audit_key import HeadMirror, MirroredHead, load_audit_key
+from registry.clock import format_at, parse_at, utc_now
 from registry.errors import CentraleError
 from registry.i18n import N_
 from registry.store import AuditCheckpointRow, AuditHeadRow, AuditRow, Store
@@ -57,21 +58,6 @@ class VerifyResult:
     checked: int
     first_bad_id: int | None
     reason: str
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_at(at: datetime) -> str:
-    """ISO-8601 UTC with microseconds, fixed width, so text order is time order."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("audit times must be timezone-aware")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_at(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def months_before(at: datetime, months: int) -> datetime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from registry.errors import CentraleError
 from registry.i18n import N_
+from registry.migrations import load_migrations
 
 #: File name of the database inside the data directory.
 DB_FILE: Final = "centrale.db"
@@ -30,53 +31,10 @@ APPLICATION_ID: Final = 0x434E5452
 BUSY_TIMEOUT_MS: Final = 5000
 
 #: Versioned schema changes, applied in order, each inside one transaction together with
-#: the new ``user_version``. Never edit a released step: add a new one. Later steps will
-#: add people, roles, sessions and the access register (issue 3).
-MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
-    (
-        1,
-        """
-        CREATE TABLE audit (
-            id       INTEGER PRIMARY KEY,
-            at       TEXT NOT NULL,
-            actor    TEXT NOT NULL,
-            action   TEXT NOT NULL,
-            target   TEXT NOT NULL DEFAULT '',
-            details  TEXT NOT NULL DEFAULT '{}',
-            prev_mac TEXT NOT NULL,
-            mac      TEXT NOT NULL
-        );
-        CREATE INDEX audit_at ON audit (at);
-        CREATE INDEX audit_actor_at ON audit (actor, at);
-        CREATE INDEX audit_action_at ON audit (action, at);
-        -- The newest entry, so that removing the last entries is seen (docs/design/audit-trail.md).
-        CREATE TABLE audit_head (
-            one      INTEGER PRIMARY KEY CHECK (one = 1),
-            last_id  INTEGER NOT NULL,
-            last_mac TEXT NOT NULL,
-            mac      TEXT NOT NULL
-        );
-        -- Where the chain starts after a legal prune.
-        CREATE TABLE audit_checkpoint (
-            one      INTEGER PRIMARY KEY CHECK (one = 1),
-            last_id  INTEGER NOT NULL,
-            last_mac TEXT NOT NULL,
-            before   TEXT NOT NULL,
-            mac      TEXT NOT NULL
-        );
-        -- Append-only against mistakes in our own code (an attacker can drop these).
-        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-        BEGIN
-            SELECT RAISE(ABORT, 'audit is append-only');
-        END;
-        CREATE TRIGGER audit_delete_only_pruned BEFORE DELETE ON audit
-        WHEN OLD.id > COALESCE((SELECT last_id FROM audit_checkpoint), 0)
-        BEGIN
-            SELECT RAISE(ABORT, 'audit is append-only: prune through a checkpoint');
-        END;
-        """,
-    ),
-)
+#: the new ``user_version``. One module per step in :mod:`registry.migrations`, named
+#: ``vNNNN_topic.py`` with ``VERSION`` and ``SQL``, so that features add their tables without
+#: touching each other's. Never edit a released step: add a new one.
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = load_migrations()
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
 
@@ -231,6 +189,42 @@ class Store:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).rowcount
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.path}: {e}") from e
+
+    # ------------------------------------------------- for the store_* repository modules
+    # The ``registry/store_*.py`` modules (people, register, footage, PTZ) hold the rest of
+    # the project's SQL and reach the connection only through these four methods; a
+    # PostgreSQL backend implements them (and translates ``?`` placeholders) once.
+
+    def fetch_one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...]:
+        """The first row of *sql* as a tuple, or ``()`` when there is none."""
+        return self._one(sql, tuple(params))
+
+    def fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return [tuple(r) for r in self._conn.execute(sql, tuple(params)).fetchall()]
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.path}: {e}") from e
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; returns the number of rows changed."""
+        return self._exec(sql, tuple(params))
+
+    def insert(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one INSERT; returns the new row's id."""
+        with self._lock:
+            try:
+                cursor = self._conn.execute(sql, tuple(params))
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.path}: {e}") from e
+            return int(cursor.lastrowid or 0)
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        with self._lock:
+            try:
+                self._conn.executemany(sql, (tuple(r) for r in rows))
             except sqlite3.Error as e:
                 raise StoreError(f"{self.path}: {e}") from e
 

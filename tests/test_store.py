@@ -21,7 +21,7 @@ def test_new_database_is_created_migrated_and_configured(tmp_path: Path) -> None
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"audit", "audit_head", "audit_checkpoint"}
+    assert {"audit", "audit_head", "audit_checkpoint", "person", "session"} <= tables
     indexes = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"audit_at", "audit_actor_at", "audit_action_at"} <= indexes
     raw.close()
@@ -135,3 +135,47 @@ def test_audit_rows_cannot_be_updated_or_deleted_through_sql(tmp_path: Path) -> 
         with pytest.raises(StoreError, match="append-only"):
             s._exec("DELETE FROM audit")
         assert s.audit_count() == 1
+
+
+def test_migration_steps_are_numbered_without_gaps() -> None:
+    from registry.migrations import load_migrations
+
+    versions = [v for v, _ in load_migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+    assert versions[-1] == SCHEMA_VERSION
+
+
+def test_people_and_sessions_round_trip(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from registry.people import DisabledReason, Person
+    from registry.roles import Level
+    from registry.store_people import PeopleStore
+
+    now = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+    person = Person(
+        username="mrossi", full_name="Mario Rossi", role="operatore", level=Level.SECOND,
+        password_hash="$argon2id$x", password_changed_at=now, password_history=("h1", "h2"),
+        failed_attempts=2, locked_until=now + timedelta(minutes=15), must_change_password=True,
+    )
+    with Store.open(tmp_path) as s:
+        people = PeopleStore(s)
+        people.add(person, now, "admin")
+        assert people.get("mrossi") == person
+        with pytest.raises(StoreError):
+            people.add(person, now, "admin")  # the user name is taken
+        changed = Person(**{**person.__dict__, "active": False,
+                            "disabled_reason": DisabledReason.REVOKED, "last_login_at": now})
+        people.save(changed)
+        sid = people.open_session("mrossi", now, workstation="PL-01")
+        people.close_session(sid, now + timedelta(hours=1), "logout")
+        people.close_session(sid, now + timedelta(hours=2), "again")  # a closed one stays
+    with Store.open(tmp_path) as s:
+        people = PeopleStore(s)
+        assert people.get("mrossi") == changed
+        assert people.get("nobody") is None
+        assert people.count_with_role("operatore") == 0  # disabled
+        session = people.session(sid)
+        assert session is not None
+        assert (session.ended_at, session.end_reason) == (now + timedelta(hours=1), "logout")
+        assert people.open_sessions() == []
