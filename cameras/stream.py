@@ -30,6 +30,7 @@ import av.error
 import numpy as np
 
 from cameras.errors import CameraAuthError, CameraError
+from cameras.masks import GATES, BlankReason, MaskGate, apply_masks, blank_reason
 from registry.i18n import _
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class VideoFrame:
     wallclock: float
     #: the decoded frame's size before scaling (the camera's own resolution)
     source_size: tuple[int, int] = (0, 0)
+    #: set when the mask gate blanked the whole frame: why (the tile shows its label)
+    blank: BlankReason | None = None
 
 
 class _AuthFailed(Exception):
@@ -140,8 +143,11 @@ class StreamReader:
         settings: StreamSettings | None = None,
         on_frame: Callable[[], None] | None = None,
         on_status: Callable[[StreamStatus, str], None] | None = None,
+        gate: MaskGate | None = None,
     ) -> None:
         self.source = source
+        #: asked once per frame; without one, the camera's gate in GATES (cameras.masks)
+        self.gate = gate
         self.settings = settings or _default_settings()
         self._on_frame = on_frame
         self._on_status = on_status
@@ -393,6 +399,10 @@ class StreamReader:
         rgb = frame.to_ndarray(
             width=target[0], height=target[1], format="rgb24", interpolation="AREA"
         )
+        # The one place frames leave cameras/: masked (or blanked) before anyone sees them.
+        gate = self.gate
+        decision = gate.decision() if gate is not None else GATES.decision(self.source.camera_id)
+        rgb = apply_masks(rgb, decision)
         now = time.monotonic()
         with self._lock:
             self._seq += 1
@@ -400,7 +410,7 @@ class StreamReader:
                 self._dropped += 1
             self._latest = VideoFrame(
                 rgb=rgb, seq=self._seq, pts_s=pts_s, wallclock=time.time(),
-                source_size=(frame.width, frame.height),
+                source_size=(frame.width, frame.height), blank=blank_reason(decision),
             )
             self._frame_times.append(now)
             self._trim(now)
