@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,14 @@ class PeopleStore:
             sql += " AND active = 1"
         return int(self.store.fetch_one(sql, (role,))[0])
 
+    def count_active_in_roles(self, roles: Iterable[str]) -> int:
+        names = list(roles)
+        if not names:
+            return 0
+        marks = ", ".join("?" * len(names))
+        sql = f"SELECT COUNT(*) FROM person WHERE active = 1 AND role IN ({marks})"
+        return int(self.store.fetch_one(sql, names)[0])
+
     def add(self, person: Person, created_at: datetime, created_by: str) -> None:
         """Insert a new person; :class:`~registry.store.StoreError` if the name is taken."""
         self.store.execute(
@@ -116,11 +125,28 @@ class PeopleStore:
             (username, cosigner, workstation, format_at(started_at)),
         )
 
-    def close_session(self, session_id: int, ended_at: datetime, reason: str) -> None:
-        self.store.execute(
+    def close_session(self, session_id: int, ended_at: datetime, reason: str) -> bool:
+        """End an open session; False when it had already ended."""
+        changed = self.store.execute(
             "UPDATE session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
             (format_at(ended_at), reason, session_id),
         )
+        return changed > 0
+
+    def close_sessions_of(self, username: str, ended_at: datetime, reason: str) -> list[int]:
+        """End every open session of *username* (a technician's included when they co-signed
+        it: the operator present is gone); the ids that were open."""
+        ids = [
+            int(r[0])
+            for r in self.store.fetch_all(
+                "SELECT id FROM session WHERE ended_at IS NULL "
+                "AND (username = ? OR cosigner = ?) ORDER BY id",
+                (username, username),
+            )
+        ]
+        for session_id in ids:
+            self.close_session(session_id, ended_at, reason)
+        return ids
 
     def session(self, session_id: int) -> SessionRow | None:
         row = self.store.fetch_one(
