@@ -56,11 +56,11 @@ MANAGEMENT_REFUSED = "management_refused"
 #: One account per default role for the demo: (username, full name, role, password).
 #: Fixed so that the demo's sign-in screen can list them on every run.
 DEMO_ACCOUNTS: Final[tuple[tuple[str, str, str, str], ...]] = (
-    ("anna", "Anna Bianchi", "operatore", "Valdemo-Anna-2025"),
-    ("bruno", "Bruno Esposito", "operatore_esperto", "Valdemo-Bruno-2025"),
-    ("carla", "Carla Ferri", "supervisore", "Valdemo-Carla-2025"),
-    ("dario", "Dario Greco", "tecnico", "Valdemo-Dario-2025"),
-    ("elena", "Elena Longo", "amministratore", "Valdemo-Elena-2025"),
+    ("anna", "Anna Bianchi", "operatore", "Valdemo-Oper-2025"),
+    ("bruno", "Bruno Esposito", "operatore_esperto", "Valdemo-Espe-2025"),
+    ("carla", "Carla Ferri", "supervisore", "Valdemo-Supe-2025"),
+    ("dario", "Dario Greco", "tecnico", "Valdemo-Tecn-2025"),
+    ("elena", "Elena Longo", "amministratore", "Valdemo-Ammi-2025"),
 )
 
 

@@ -1,0 +1,555 @@
+"""The accounts service on a real SQLite file, with a controlled clock and a real audit trail.
+
+Every test ends by verifying the trail with its head mirror: a refusal audited inside a
+transaction that then rolled back would leave the mirror ahead, and the check would fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from registry import i18n
+from registry.accounts import (
+    DEMO_ACCOUNTS,
+    AccountLocked,
+    Accounts,
+    AlreadyInitialised,
+    InvalidUsername,
+    ManagementRefused,
+    SessionEnded,
+    UsernameTaken,
+    generate_password,
+)
+from registry.audit import AuditEntry, AuditTrail
+from registry.audit_key import HEAD_FILE, FileHeadMirror
+from registry.passwords import HashParameters, PasswordPolicy, PasswordRejected
+from registry.people import (
+    AccountDisabled,
+    DisabledReason,
+    Outcome,
+    Person,
+    WrongCurrentPassword,
+)
+from registry.roles import (
+    Level,
+    OperatorPresenceRequired,
+    PermissionDenied,
+    UnknownRole,
+    role_named,
+)
+from registry.session import Session
+from registry.store import Store
+from registry.store_people import PeopleStore
+
+CHEAP = HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+POLICY = PasswordPolicy(hashing=CHEAP)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+PW = {name: f"Passo-{name.capitalize()}-42" for name in
+      ("sara", "sergio", "olga", "ettore", "tino", "amos")}
+ROLES = {"sara": "supervisore", "sergio": "supervisore", "olga": "operatore",
+         "ettore": "operatore_esperto", "tino": "tecnico", "amos": "amministratore"}
+NEW = "Nuova-Parola-77"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "data") as s:
+        yield s
+
+
+@pytest.fixture
+def trail(store: Store, clock: Clock, tmp_path: Path) -> Iterator[AuditTrail]:
+    audit = AuditTrail(store, b"k" * 32, clock, mirror=FileHeadMirror(tmp_path / HEAD_FILE))
+    yield audit
+    result = audit.verify()
+    assert result.ok, result.reason
+
+
+@pytest.fixture
+def accounts(store: Store, trail: AuditTrail, clock: Clock) -> Accounts:
+    acc = Accounts(store, trail, POLICY, clock, workstation="ws-1")
+    people = PeopleStore(store)
+    for name, role in ROLES.items():
+        people.add(Person(username=name, full_name=name.capitalize() + " Rossi", role=role,
+                          level=Level.FIRST, password_hash=POLICY.hash(PW[name]),
+                          password_changed_at=T0), T0, "test")
+    return acc
+
+
+def signed_in(accounts: Accounts, name: str) -> Session:
+    result = accounts.sign_in(name, PW[name])
+    assert result.session is not None, result.message
+    return result.session
+
+
+def actions(trail: AuditTrail, **filters: str) -> list[str]:
+    return [e.action for e in trail.entries(**filters)]  # type: ignore[arg-type]
+
+
+def last(trail: AuditTrail) -> AuditEntry:
+    return trail.entries()[-1]
+
+
+def get(accounts: Accounts, name: str) -> Person:
+    person = accounts.people_store.get(name)
+    assert person is not None
+    return person
+
+
+# ---------------------------------------------------------------------- sign-in
+
+
+def test_sign_in_opens_a_session_row_and_audits_the_login(accounts: Accounts,
+                                                           trail: AuditTrail) -> None:
+    result = accounts.sign_in("olga", PW["olga"])
+    assert result.outcome is Outcome.OK and result.session is not None
+    session = result.session
+    assert session.role == role_named("operatore") and session.workstation == "ws-1"
+    row = accounts.people_store.session(session.id)
+    assert row is not None and row.username == "olga" and row.ended_at is None
+    entry = last(trail)
+    assert (entry.actor, entry.action, entry.target) == ("olga", "login", "olga")
+    assert entry.details == {"session": str(session.id), "workstation": "ws-1"}
+    assert get(accounts, "olga").last_login_at == T0
+
+
+def test_unknown_user_looks_like_a_wrong_password_and_locks_alike(
+        accounts: Accounts, trail: AuditTrail) -> None:
+    for attempt in range(1, 5):
+        known = accounts.sign_in("olga", "wrong-Password-1")
+        unknown = accounts.sign_in("nessuno", "wrong-Password-1")
+        assert known.outcome is unknown.outcome is Outcome.WRONG_PASSWORD
+        assert known.message == unknown.message
+        assert f"{5 - attempt} attempts left" in unknown.message
+        assert known.session is unknown.session is None
+    known = accounts.sign_in("olga", "wrong-Password-1")
+    unknown = accounts.sign_in("nessuno", "wrong-Password-1")
+    assert known.outcome is unknown.outcome is Outcome.LOCKED
+    assert known.message == unknown.message
+    phantom = trail.entries(actor="nessuno")
+    assert {e.action for e in phantom} == {"login_failed"}
+    assert all(e.details["reason"] == "unknown_user" for e in phantom)
+    assert accounts.people_store.get("nessuno") is None  # nothing stored for a typed name
+
+
+def test_lockout_and_its_end(accounts: Accounts, trail: AuditTrail, clock: Clock) -> None:
+    for _ in range(4):
+        assert accounts.sign_in("olga", "Sbagliata-000").outcome is Outcome.WRONG_PASSWORD
+    locked = accounts.sign_in("olga", "Sbagliata-000")
+    assert locked.outcome is Outcome.LOCKED and "locked until 08:15 UTC" in locked.message
+    assert "account_locked" in actions(trail, actor="olga")
+    clock.advance(minutes=14, seconds=59)
+    still = accounts.sign_in("olga", PW["olga"])
+    assert still.outcome is Outcome.LOCKED and still.session is None
+    assert last(trail).action == "login_refused"
+    clock.advance(seconds=1)
+    assert accounts.sign_in("olga", PW["olga"]).session is not None
+    assert get(accounts, "olga").failed_attempts == 0
+
+
+def test_expiry_forces_a_change_before_any_session(accounts: Accounts, trail: AuditTrail,
+                                                   clock: Clock) -> None:
+    clock.advance(days=90)
+    result = accounts.sign_in("olga", PW["olga"])
+    assert result.outcome is Outcome.MUST_CHANGE_PASSWORD and result.session is None
+    assert accounts.people_store.open_sessions() == []
+    assert last(trail).action == "password_change_required"
+    with pytest.raises(WrongCurrentPassword):
+        accounts.change_expired_password("olga", "Sbagliata-000", NEW)
+    assert get(accounts, "olga").failed_attempts == 1
+    assert last(trail).action == "login_failed"
+    with pytest.raises(PasswordRejected, match="last 5 passwords"):
+        accounts.change_expired_password("olga", PW["olga"], PW["olga"])
+    before = len(trail.entries())
+    with pytest.raises(PasswordRejected, match="user name"):
+        accounts.change_expired_password("olga", PW["olga"], "Olga-is-my-name-1")
+    assert len(trail.entries()) == before  # a refused new password writes nothing
+    session = accounts.change_expired_password("olga", PW["olga"], NEW)
+    assert accounts.session_open(session)
+    assert actions(trail)[-2:] == ["password_changed", "login"]
+    assert accounts.sign_in("olga", NEW).session is not None
+
+
+def test_unknown_user_cannot_change_a_password(accounts: Accounts, trail: AuditTrail) -> None:
+    with pytest.raises(WrongCurrentPassword):
+        accounts.change_expired_password("nessuno", "x", NEW)
+    assert last(trail).details["reason"] == "unknown_user"
+
+
+def test_disabled_and_locked_accounts_cannot_change_their_password(
+        accounts: Accounts, clock: Clock) -> None:
+    for _ in range(5):
+        accounts.sign_in("olga", "Sbagliata-000")
+    with pytest.raises(AccountLocked):
+        accounts.change_expired_password("olga", PW["olga"], NEW)
+    clock.advance(days=200)
+    with pytest.raises(AccountDisabled):
+        accounts.change_expired_password("olga", PW["olga"], NEW)
+
+
+def test_idle_account_is_disabled_at_sign_in_and_by_the_sweep(
+        accounts: Accounts, trail: AuditTrail, clock: Clock) -> None:
+    signed_in(accounts, "sara")
+    clock.advance(days=100)
+    accounts.change_expired_password("ettore", PW["ettore"], NEW)  # used: not idle
+    clock.advance(days=80)  # 180 days after T0: olga, sara never used since
+    result = accounts.sign_in("olga", PW["olga"])
+    assert result.outcome is Outcome.DISABLED and "not used for six months" in result.message
+    assert actions(trail, actor="olga")[-2:] == ["account_disabled", "login_refused"]
+    swept = accounts.disable_unused()
+    assert "ettore" not in swept and "olga" not in swept  # olga is already disabled
+    assert set(swept) == {"sara", "sergio", "tino", "amos"}
+    assert {e.target for e in trail.entries(actor="system")} == set(swept)
+    assert get(accounts, "sara").disabled_reason is DisabledReason.UNUSED
+    assert accounts.disable_unused() == []
+
+
+# ---------------------------------------------------------------------- R14 co-signature
+
+
+def test_technician_alone_gets_no_session(accounts: Accounts, trail: AuditTrail) -> None:
+    result = accounts.sign_in("tino", PW["tino"])
+    assert result.session is None and result.cosigner_required
+    assert "operator present" in result.message
+    assert accounts.people_store.open_sessions() == []
+    assert get(accounts, "tino").last_login_at is None
+    assert last(trail).action == "login_refused"
+    assert last(trail).details["reason"] == "cosigner_required"
+
+
+def test_cosigned_session_names_both(accounts: Accounts, trail: AuditTrail) -> None:
+    result = accounts.cosign("tino", PW["tino"], "olga", PW["olga"])
+    assert result.outcome is Outcome.OK and result.session is not None
+    assert result.session.cosigner == "olga"
+    row = accounts.people_store.session(result.session.id)
+    assert row is not None and (row.username, row.cosigner) == ("tino", "olga")
+    login, cosigned = trail.entries()[-2:]
+    assert (login.actor, login.action, login.details["cosigner"]) == ("tino", "login", "olga")
+    assert (cosigned.actor, cosigned.action, cosigned.target) == ("olga", "cosigned", "tino")
+    assert get(accounts, "olga").last_login_at == T0  # co-signing is a use of the account
+    accounts.sign_out(result.session)
+    assert last(trail).details["cosigner"] == "olga"
+
+
+def test_cosign_refusals(accounts: Accounts, trail: AuditTrail) -> None:
+    with pytest.raises(OperatorPresenceRequired, match="another person"):
+        accounts.cosign("tino", PW["tino"], "tino", PW["tino"])
+    assert (last(trail).action, last(trail).details["reason"]) == ("cosign_refused",
+                                                                   "same_person")
+    with pytest.raises(OperatorPresenceRequired, match="another person allowed to watch"):
+        accounts.cosign("tino", PW["tino"], "amos", PW["amos"])  # amministratore: no watch
+    assert last(trail).details["reason"] == "cosigner_may_not_watch"
+    with pytest.raises(OperatorPresenceRequired, match="sign in normally"):
+        accounts.cosign("olga", PW["olga"], "ettore", PW["ettore"])
+    assert accounts.people_store.open_sessions() == []
+
+
+def test_cosign_wrong_passwords_count_for_their_owner(accounts: Accounts) -> None:
+    wrong_op = accounts.cosign("tino", PW["tino"], "olga", "Sbagliata-000")
+    assert wrong_op.outcome is Outcome.WRONG_PASSWORD and wrong_op.session is None
+    assert "operator present could not sign" in wrong_op.message
+    assert get(accounts, "olga").failed_attempts == 1
+    assert get(accounts, "tino").failed_attempts == 0
+    wrong_tech = accounts.cosign("tino", "Sbagliata-000", "olga", PW["olga"])
+    assert wrong_tech.outcome is Outcome.WRONG_PASSWORD and wrong_tech.session is None
+    assert get(accounts, "tino").failed_attempts == 1
+    nobody = accounts.cosign("tino", PW["tino"], "nessuno", "x")
+    assert nobody.outcome is Outcome.WRONG_PASSWORD and nobody.session is None
+    assert accounts.people_store.open_sessions() == []
+
+
+def test_technician_with_expired_password_changes_it_then_needs_the_operator(
+        accounts: Accounts, clock: Clock) -> None:
+    clock.advance(days=91)
+    assert accounts.cosign("tino", PW["tino"], "olga", NEW).outcome is \
+        Outcome.MUST_CHANGE_PASSWORD
+    with pytest.raises(OperatorPresenceRequired, match="Password changed"):
+        accounts.change_expired_password("tino", PW["tino"], NEW)
+    assert accounts.people_store.open_sessions() == []
+    accounts.people_store.save(replace(get(accounts, "olga"), password_changed_at=clock.now))
+    assert accounts.cosign("tino", NEW, "olga", PW["olga"]).session is not None
+
+
+# ---------------------------------------------------------------------- the open session
+
+
+def test_sign_out_and_lock(accounts: Accounts, trail: AuditTrail) -> None:
+    session = signed_in(accounts, "olga")
+    accounts.lock(session)
+    assert last(trail).action == "session_locked" and accounts.session_open(session)
+    assert accounts.unlock(session, PW["olga"]).unlocked
+    assert last(trail).action == "session_unlocked"
+    accounts.sign_out(session)
+    assert not accounts.session_open(session)
+    assert (last(trail).action, last(trail).details["reason"]) == ("logout", "logout")
+    count = len(trail.entries())
+    accounts.sign_out(session)  # twice: nothing more
+    assert len(trail.entries()) == count
+    row = accounts.people_store.session(session.id)
+    assert row is not None and row.end_reason == "logout"
+
+
+def test_wrong_unlocks_lock_the_account_and_end_the_session(
+        accounts: Accounts, trail: AuditTrail) -> None:
+    session = signed_in(accounts, "olga")
+    accounts.lock(session)
+    for left in (4, 3, 2, 1):
+        result = accounts.unlock(session, "Sbagliata-000")
+        assert not result.unlocked and not result.signed_out and result.attempts_left == left
+    result = accounts.unlock(session, "Sbagliata-000")
+    assert result.signed_out and not result.unlocked and "locked" in result.message
+    row = accounts.people_store.session(session.id)
+    assert row is not None and row.end_reason == "locked_out"
+    assert actions(trail)[-3:] == ["login_failed", "account_locked", "logout"]
+    assert accounts.unlock(session, PW["olga"]).signed_out
+
+
+def test_disabling_ends_the_session_and_unlock_says_so(accounts: Accounts) -> None:
+    olga = signed_in(accounts, "olga")
+    sara = signed_in(accounts, "sara")
+    accounts.disable(sara, "olga")
+    assert not accounts.session_open(olga)
+    assert accounts.unlock(olga, PW["olga"]).signed_out
+
+
+def test_signature(accounts: Accounts, trail: AuditTrail) -> None:
+    session = signed_in(accounts, "ettore")
+    assert accounts.verify_signature(session, PW["ettore"])
+    assert not accounts.verify_signature(session, "Sbagliata-000")
+    assert last(trail).action == "signature_failed"
+    assert get(accounts, "ettore").failed_attempts == 1
+    for _ in range(4):
+        accounts.verify_signature(session, "Sbagliata-000")
+    assert get(accounts, "ettore").locked_until is not None
+    assert not accounts.verify_signature(session, PW["ettore"])  # locked: cannot sign
+    assert last(trail).details["state"] == "locked"
+
+
+def test_change_own_password(accounts: Accounts, trail: AuditTrail) -> None:
+    session = signed_in(accounts, "olga")
+    with pytest.raises(WrongCurrentPassword):
+        accounts.change_password(session, "Sbagliata-000", NEW)
+    assert get(accounts, "olga").failed_attempts == 1
+    assert last(trail).action == "login_failed"
+    with pytest.raises(PasswordRejected):
+        accounts.change_password(session, PW["olga"], "corta")
+    updated = accounts.change_password(session, PW["olga"], NEW)
+    assert updated.person.password_hash == get(accounts, "olga").password_hash
+    assert last(trail).action == "password_changed"
+    with pytest.raises(PasswordRejected, match="last 5"):
+        accounts.change_password(session, NEW, PW["olga"])
+
+
+# ---------------------------------------------------------------------- managing people
+
+
+def test_add_person_rules(accounts: Accounts, trail: AuditTrail) -> None:
+    sara = signed_in(accounts, "sara")
+    person = accounts.add_person(sara, "m.verdi", "  Mario   Verdi ", "operatore", 2, NEW)
+    assert (person.full_name, person.level, person.must_change_password) == \
+        ("Mario Verdi", Level.SECOND, True)
+    entry = last(trail)
+    assert (entry.actor, entry.action, entry.target) == ("sara", "account_created", "m.verdi")
+    assert accounts.sign_in("m.verdi", NEW).outcome is Outcome.MUST_CHANGE_PASSWORD
+    with pytest.raises(UsernameTaken):
+        accounts.add_person(sara, "m.verdi", "Mario Verdi", "operatore", 1, NEW)
+    for bad in ("MV", "mario verdi", "x" * 33, "Mario", "system", "centrale-init"):
+        with pytest.raises(InvalidUsername):
+            accounts.add_person(sara, bad, "Mario Verdi", "operatore", 1, NEW)
+    with pytest.raises(UnknownRole):
+        accounts.add_person(sara, "l.neri", "Luca Neri", "vigile", 1, NEW)
+    with pytest.raises(PasswordRejected):
+        accounts.add_person(sara, "l.neri", "Luca Neri", "operatore", 1, "l.neri-Password-1")
+    assert accounts.people_store.get("l.neri") is None
+
+
+def test_permission_refusals_are_audited(accounts: Accounts, trail: AuditTrail) -> None:
+    olga = signed_in(accounts, "olga")
+    with pytest.raises(PermissionDenied):
+        accounts.add_person(olga, "m.verdi", "Mario Verdi", "operatore", 1, NEW)
+    entry = last(trail)
+    assert (entry.actor, entry.action, entry.target) == ("olga", "permission_refused",
+                                                         "m.verdi")
+    assert entry.details == {"permission": "manage_users", "role": "operatore"}
+    for call in (lambda: accounts.people(olga), lambda: accounts.disable(olga, "ettore"),
+                 lambda: accounts.enable(olga, "ettore", NEW),
+                 lambda: accounts.reset_password(olga, "ettore", NEW),
+                 lambda: accounts.change_role(olga, "ettore", "operatore")):
+        with pytest.raises(PermissionDenied):
+            call()
+        assert last(trail).action == "permission_refused"
+
+
+def test_who_may_list_people(accounts: Accounts) -> None:
+    assert [p.username for p in accounts.people(signed_in(accounts, "amos"))] == sorted(ROLES)
+    assert len(accounts.people(signed_in(accounts, "sara"))) == len(ROLES)
+    with pytest.raises(PermissionDenied):
+        accounts.people(signed_in(accounts, "ettore"))
+
+
+def test_amministratore_cannot_make_or_touch_supervisors(accounts: Accounts,
+                                                         trail: AuditTrail) -> None:
+    amos = signed_in(accounts, "amos")
+    refusals = [
+        lambda: accounts.add_person(amos, "n.capo", "Nuovo Capo", "supervisore", 1, NEW),
+        lambda: accounts.change_role(amos, "olga", "supervisore"),
+        lambda: accounts.reset_password(amos, "sara", NEW),
+        lambda: accounts.disable(amos, "sara"),
+        lambda: accounts.change_role(amos, "sara", "operatore"),
+    ]
+    for call in refusals:
+        with pytest.raises(ManagementRefused, match="Only a supervisor"):
+            call()
+        assert (last(trail).action, last(trail).details["reason"]) == \
+            ("management_refused", "supervisory_account")
+    assert accounts.people_store.get("n.capo") is None
+    assert get(accounts, "olga").role == "operatore"
+    # but runs the other accounts
+    accounts.add_person(amos, "m.verdi", "Mario Verdi", "operatore", 1, NEW)
+    accounts.reset_password(amos, "olga", NEW)
+    # and a supervisor makes supervisors
+    sara = signed_in(accounts, "sara")
+    assert accounts.change_role(sara, "olga", "supervisore").role == "supervisore"
+
+
+def test_nobody_disables_themselves_nor_the_last_supervisor(accounts: Accounts,
+                                                            trail: AuditTrail) -> None:
+    sara = signed_in(accounts, "sara")
+    with pytest.raises(ManagementRefused, match="own account"):
+        accounts.disable(sara, "sara")
+    accounts.disable(sara, "sergio")
+    assert last(trail).action == "account_disabled" and last(trail).actor == "sara"
+    with pytest.raises(ManagementRefused, match="last active supervisor"):
+        accounts.change_role(sara, "sara", "operatore")
+    assert last(trail).details["reason"] == "last_supervisor"
+    assert get(accounts, "sara").role == "supervisore"
+
+
+def test_disable_then_enable(accounts: Accounts, trail: AuditTrail, clock: Clock) -> None:
+    sara = signed_in(accounts, "sara")
+    olga = signed_in(accounts, "olga")
+    accounts.disable(sara, "olga", DisabledReason.ROLE_LOST)
+    assert get(accounts, "olga").disabled_reason is DisabledReason.ROLE_LOST
+    assert last(trail).details["sessions_ended"] == str(olga.id)
+    refused = accounts.sign_in("olga", PW["olga"])
+    assert refused.outcome is Outcome.DISABLED and "no longer holds the role" in refused.message
+    with pytest.raises(ManagementRefused, match="enable the account"):
+        accounts.reset_password(sara, "olga", NEW)
+    clock.advance(days=200)  # long unused, then re-enabled: not disabled again at sign-in
+    accounts.enable(sara, "olga", NEW)
+    assert actions(trail)[-2:] == ["account_enabled", "password_reset"]
+    assert accounts.sign_in("olga", NEW).outcome is Outcome.MUST_CHANGE_PASSWORD
+    assert accounts.change_expired_password("olga", NEW, "Terza-Parola-99")
+
+
+def test_reset_password_lifts_the_lock_and_forces_a_change(accounts: Accounts,
+                                                           trail: AuditTrail) -> None:
+    for _ in range(5):
+        accounts.sign_in("ettore", "Sbagliata-000")
+    accounts.reset_password(signed_in(accounts, "amos"), "ettore", NEW)
+    entry = last(trail)
+    assert (entry.actor, entry.action, entry.target) == ("amos", "password_reset", "ettore")
+    assert accounts.sign_in("ettore", NEW).outcome is Outcome.MUST_CHANGE_PASSWORD
+
+
+def test_role_change_ends_the_sessions_and_applies_at_once(accounts: Accounts,
+                                                           trail: AuditTrail) -> None:
+    sara = signed_in(accounts, "sara")
+    amos = signed_in(accounts, "amos")
+    accounts.change_role(sara, "amos", "operatore", Level.SECOND)
+    assert last(trail).details["from"] == "amministratore"
+    with pytest.raises(SessionEnded):
+        accounts.people(amos)
+    amos = signed_in(accounts, "amos")
+    with pytest.raises(PermissionDenied):
+        accounts.people(amos)
+
+
+def test_a_disabled_actor_loses_the_powers_at_once(accounts: Accounts) -> None:
+    amos = signed_in(accounts, "amos")
+    accounts.disable(signed_in(accounts, "sara"), "amos")
+    with pytest.raises(SessionEnded):
+        accounts.add_person(amos, "m.verdi", "Mario Verdi", "operatore", 1, NEW)
+
+
+# ---------------------------------------------------------------------- set-up
+
+
+def test_bootstrap_only_on_an_empty_database(store: Store, trail: AuditTrail,
+                                             clock: Clock) -> None:
+    accounts = Accounts(store, trail, POLICY, clock)
+    person = accounts.bootstrap_supervisor("capo", "Capo Comando", NEW)
+    assert person.role == "supervisore" and not person.must_change_password
+    entry = last(trail)
+    assert (entry.actor, entry.action, entry.target) == ("centrale-init", "account_created",
+                                                         "capo")
+    assert accounts.sign_in("capo", NEW).session is not None
+    with pytest.raises(AlreadyInitialised):
+        accounts.bootstrap_supervisor("vice", "Vice Capo", NEW)
+    with pytest.raises(AlreadyInitialised):
+        accounts.create_demo_accounts()
+
+
+def test_demo_accounts_one_per_role_and_each_signs_in(store: Store, trail: AuditTrail,
+                                                      clock: Clock) -> None:
+    accounts = Accounts(store, trail, POLICY, clock)
+    made = accounts.create_demo_accounts()
+    assert sorted(role for _u, _p, role in made) == sorted(ROLES[n] for n in ROLES
+                                                          if n != "sergio")
+    assert made == [(u, p, r) for u, _n, r, p in DEMO_ACCOUNTS]
+    operator = next((u, p) for u, p, r in made if r == "operatore")
+    for username, password, role in made:
+        result = accounts.sign_in(username, password)
+        if role == "tecnico":
+            assert result.cosigner_required
+            assert accounts.cosign(username, password, *operator).session is not None
+        else:
+            assert result.session is not None and result.session.role.name == role
+
+
+def test_generated_passwords_meet_the_policy() -> None:
+    for _ in range(20):
+        password = generate_password(POLICY, "mario")
+        assert POLICY.problems(password, "mario") == [] and len(password) == 16
+
+
+def test_two_workstations_count_failures_on_one_account(tmp_path: Path, store: Store,
+                                                        accounts: Accounts,
+                                                        clock: Clock) -> None:
+    with Store.open(tmp_path / "data") as other_store:
+        other = Accounts(other_store, AuditTrail(other_store, b"k" * 32, clock), POLICY,
+                         clock, workstation="ws-2")
+        accounts.sign_in("olga", "Sbagliata-000")
+        other.sign_in("olga", "Sbagliata-000")
+        accounts.sign_in("olga", "Sbagliata-000")
+        assert get(accounts, "olga").failed_attempts == 3
+        assert {e.details.get("workstation") for e in
+                accounts.audit.entries(action="login_failed")} == {"ws-1", "ws-2"}
