@@ -18,17 +18,19 @@ import tomllib
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from cameras.config import CameraConfig, StreamSettings, StrictModel
 from console.tomlpos import KeyPath, locate_keys
+from registry.audit import LEGAL_MIN_RETENTION_MONTHS
 from registry.errors import ConfigError
 from registry.i18n import N_, _, ngettext
+from registry.passwords import DEFAULT_HASHING, HashParameters, PasswordPolicy
 
 # --------------------------------------------------------------------------------------------
 # Models
@@ -85,7 +87,7 @@ class UiConfig(StrictModel):
     idle_lock_minutes: int = Field(
         default=5,
         ge=1,
-        le=120,
+        le=60,
         title="Idle lock (minutes)",
         description="Minutes without input after which the console locks.",
     )
@@ -110,11 +112,152 @@ class UiConfig(StrictModel):
         return value
 
 
+def _within(value: int, low: int, high: int, why: str) -> int:
+    """*value* when ``low <= value <= high``; otherwise an error that says which bound and
+    why (the regulation's rule, or the project's strict default)."""
+    if value < low:
+        raise PydanticCustomError(
+            "below_floor", _("must be at least {low}: {why}"), {"low": low, "why": _(why)}
+        )
+    if value > high:
+        raise PydanticCustomError(
+            "above_ceiling", _("must be at most {high}: {why}"), {"high": high, "why": _(why)}
+        )
+    return value
+
+
+#: field -> (lowest, highest, why). Bounds the regulations set are never relaxed; a site may
+#: only be stricter. Where the law gives no number, the floor is the project's default.
+_SECURITY_BOUNDS: dict[str, tuple[int, int, str]] = {
+    "min_length": (12, 128, N_(
+        "passwords must be complex (R11); 12 characters is the least Centrale accepts")),
+    "min_classes": (3, 4, N_(
+        "passwords must be complex (R11): at least 3 kinds of characters")),
+    "history": (5, 24, N_("the last 5 passwords may never be reused (R11)")),
+    "max_age_days": (1, 90, N_("passwords expire at least every 3 months (R11)")),
+    "max_failures": (3, 5, N_(
+        "more than 5 attempts weakens the lockout; fewer than 3 locks people out on a typo")),
+    "lockout_minutes": (15, 1440, N_("a lockout shorter than 15 minutes invites guessing")),
+    "disable_unused_days": (1, 180, N_(
+        "credentials unused for 6 months are disabled (R12)")),
+}
+
+
+class SecurityConfig(StrictModel):
+    """Password and account rules (section ``[security]``, R11-R12).
+
+    Only stricter than the defaults: every bound says why in ``_SECURITY_BOUNDS``.
+    """
+
+    min_length: int = Field(default=12, title="Minimum length",
+                            description="Shortest password accepted (12-128).")
+    min_classes: int = Field(
+        default=3, title="Character kinds",
+        description="How many of lower-case, upper-case, digits, symbols a password uses (3-4).",
+    )
+    history: int = Field(default=5, title="History",
+                         description="A new password differs from the last N (5-24).")
+    max_age_days: int = Field(default=90, title="Expiry (days)",
+                              description="Days after which a password must be changed (1-90).")
+    max_failures: int = Field(default=5, title="Failed attempts",
+                              description="Wrong passwords in a row that lock the account (3-5).")
+    lockout_minutes: int = Field(default=15, title="Lockout (minutes)",
+                                 description="How long a locked account stays locked (15-1440).")
+    disable_unused_days: int = Field(
+        default=180, title="Disable when unused (days)",
+        description="Days without a sign-in after which an account is disabled (1-180).",
+    )
+
+    @field_validator(*_SECURITY_BOUNDS)
+    @classmethod
+    def _bounded(cls, value: int, info: ValidationInfo) -> int:
+        low, high, why = _SECURITY_BOUNDS[str(info.field_name)]
+        return _within(value, low, high, why)
+
+    def policy(self, hashing: HashParameters = DEFAULT_HASHING) -> PasswordPolicy:
+        return PasswordPolicy(
+            min_length=self.min_length,
+            min_classes=self.min_classes,
+            history=self.history,
+            max_age=timedelta(days=self.max_age_days),
+            max_failures=self.max_failures,
+            lockout=timedelta(minutes=self.lockout_minutes),
+            idle_limit=timedelta(days=self.disable_unused_days),
+            hashing=hashing,
+        )
+
+
+class AuditConfig(StrictModel):
+    """The audit trail (section ``[audit]``, R13)."""
+
+    retention_months: int = Field(
+        default=LEGAL_MIN_RETENTION_MONTHS, title="Retention (months)",
+        description="Months the audit entries are kept at least (6-120).",
+    )
+
+    @field_validator("retention_months")
+    @classmethod
+    def _legal(cls, value: int) -> int:
+        return _within(value, LEGAL_MIN_RETENTION_MONTHS, 120,
+                       N_("sign-in and sign-out traces are kept at least 6 months (R13)"))
+
+
+MAX_PURPOSE_LENGTH = 120
+
+
+class RegisterConfig(StrictModel):
+    """The access register (section ``[register]``, R24-R26)."""
+
+    extra_purposes: list[str] = Field(
+        default_factory=list, max_length=50, title="Extra purposes",
+        description="Site-specific purposes offered besides the regulation's ones.",
+    )
+
+    @field_validator("extra_purposes")
+    @classmethod
+    def _clean(cls, values: list[str]) -> list[str]:
+        seen: dict[str, int] = {}
+        cleaned: list[str] = []
+        for index, raw in enumerate(values):
+            text = " ".join(raw.split())
+            if not text or len(text) > MAX_PURPOSE_LENGTH:
+                raise PydanticCustomError(
+                    "purpose_length",
+                    _("a purpose needs 1 to {n} characters"),
+                    {"n": MAX_PURPOSE_LENGTH, "field": (index,)},
+                )
+            key = text.casefold()
+            if key in seen:
+                raise PydanticCustomError(
+                    "duplicate_purpose",
+                    _("duplicate purpose {text}: already given as extra_purposes[{first}]"),
+                    {"text": repr(text), "first": seen[key], "field": (index,)},
+                )
+            seen[key] = index
+            cleaned.append(text)
+        return cleaned
+
+
 class CentraleConfig(StrictModel):
     """The whole ``config.toml``."""
 
     site: SiteConfig = Field(title="Site", description="Comune and control room.")
     ui: UiConfig = Field(default_factory=UiConfig, title="Console", description="Console UI.")
+    security: SecurityConfig = Field(
+        default_factory=SecurityConfig,
+        title="Security",
+        description="Password policy, lockout and disabling of unused accounts.",
+    )
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig, title="Audit trail", description="Audit retention."
+    )
+    # ``register`` would shadow pydantic's BaseModel.register: the file's key is an alias.
+    access_register: RegisterConfig = Field(
+        default_factory=RegisterConfig,
+        alias="register",
+        title="Access register",
+        description="Purposes offered in the access register.",
+    )
     streams: StreamSettings = Field(
         default_factory=StreamSettings,
         title="Streams",

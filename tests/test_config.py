@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from cameras.config import CameraConfig, CameraKind, StreamSettings
 from console.config import (
     CentraleConfig,
     ConfigInvalid,
     ConfigNotFound,
+    SecurityConfig,
     SiteConfig,
     format_key_path,
     load_config,
@@ -18,6 +21,7 @@ from console.config import (
 )
 from registry import i18n
 from registry.errors import ConfigError
+from registry.passwords import HashParameters, PasswordPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 SAMPLE = Path(__file__).parent.parent / "config.toml"
@@ -58,6 +62,18 @@ INVALID = {
         ("ui.grid_layout", 2, "1, 4, 9 or 16"),
         ("cameras[1].colour", 6, "unknown key"),
     ],
+    "security_below_floor": [("security.history", 6, "at least 5: the last 5 passwords")],
+    "security_above_ceiling": [
+        ("security.max_age_days", 5, "at most 90: passwords expire at least every 3 months"),
+        ("security.disable_unused_days", 6, "at most 180: credentials unused for 6 months"),
+    ],
+    "unknown_security_key": [("security.mfa", 6, "unknown key")],
+    "audit_retention_too_short": [("audit.retention_months", 5, "at least 6 months (R13)")],
+    "duplicate_purpose": [
+        ("register.extra_purposes[2]", 8, "already given as extra_purposes[0]"),
+    ],
+    "empty_purpose": [("register.extra_purposes[1]", 5, "1 to 120 characters")],
+    "idle_lock_too_long": [("ui.idle_lock_minutes", 5, "less than or equal to 60")],
 }
 
 
@@ -229,3 +245,61 @@ def test_locator_never_raises_on_garbage() -> None:
 def test_format_key_path() -> None:
     assert format_key_path(("cameras", 2, "main_url")) == "cameras[2].main_url"
     assert format_key_path(("site", "a.b")) == 'site."a.b"'
+
+
+def test_security_defaults_are_the_strict_policy() -> None:
+    config = CentraleConfig(site=SiteConfig(comune="Lumezzane"))
+    assert config.security.policy() == PasswordPolicy()
+    assert config.audit.retention_months == 6
+    assert config.access_register.extra_purposes == []
+    assert config.ui.idle_lock_minutes == 5
+
+
+def test_a_stricter_site_policy_is_applied(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[site]\ncomune = "Lumezzane"\n[security]\nmin_length = 16\nmin_classes = 4\n'
+        "history = 10\nmax_age_days = 60\nmax_failures = 3\nlockout_minutes = 30\n"
+        "disable_unused_days = 90\n[audit]\nretention_months = 12\n"
+        '[register]\nextra_purposes = ["  Tutela   aree verdi "]\n',
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    cheap = HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+    policy = config.security.policy(cheap)
+    assert (policy.min_length, policy.min_classes, policy.history) == (16, 4, 10)
+    assert policy.max_age == timedelta(days=60) and policy.idle_limit == timedelta(days=90)
+    assert (policy.max_failures, policy.lockout) == (3, timedelta(minutes=30))
+    assert policy.hashing == cheap
+    assert config.audit.retention_months == 12
+    assert config.access_register.extra_purposes == ["Tutela aree verdi"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("min_length", 8, "at least 12"),
+        ("min_classes", 2, "at least 3"),
+        ("history", 4, "at least 5"),
+        ("max_age_days", 91, "at most 90"),
+        ("max_age_days", 0, "at least 1"),
+        ("max_failures", 6, "at most 5"),
+        ("max_failures", 2, "at least 3"),
+        ("lockout_minutes", 5, "at least 15"),
+        ("disable_unused_days", 181, "at most 180"),
+    ],
+)
+def test_every_security_bound_says_why(key: str, value: int, words: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SecurityConfig.model_validate({key: value})
+    (error,) = caught.value.errors()
+    bound, why = error["msg"].split(": ", 1)
+    assert words in bound and len(why) > 20  # the reason follows the bound
+
+
+def test_the_sample_documents_the_new_sections() -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    for section in ("[security]", "[audit]", "[register]"):
+        assert section in text
+    config = load_config(SAMPLE)
+    assert config.security == SecurityConfig()
