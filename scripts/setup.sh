@@ -34,6 +34,24 @@ fi
 export UV_PYTHON_DOWNLOADS=never
 "$UV" sync --locked --quiet --python "$(command -v python3.11 || command -v python3)"
 
+# --- Debian packages the console uses: DejaVu fonts for the register's PDF (names with
+# letters beyond Latin-1; without them the PDF falls back to a core font and transliterates)
+APT_PACKAGES=(fonts-dejavu-core)
+apt_missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+        || apt_missing+=("$pkg")
+done
+if (( ${#apt_missing[@]} )); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        log "installing ${apt_missing[*]}"
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+            "${apt_missing[@]}"; } >&2 || log "apt-get failed: ${apt_missing[*]} not installed"
+    else
+        log "missing Debian packages: ${apt_missing[*]} (run as root, or apt-get install them)"
+    fi
+fi
+
 # --- test peers ---------------------------------------------------------------------------
 if [[ "${1:-}" == "--test" ]]; then
     bash "$ROOT/scripts/setup-peers.sh" >&2
