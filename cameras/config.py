@@ -31,6 +31,8 @@ CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 _CAMERA_ID = re.compile(CAMERA_ID_PATTERN)
 ONVIF_DEVICE_PATH = "/onvif/device_service"
 STREAM_SCHEMES = ("rtsp", "rtsps")
+#: R16: footage is kept at most 7 days; a longer keep is only ever a hold (footage/holds.py).
+MAX_RETENTION_DAYS = 7
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -178,11 +180,25 @@ class CameraConfig(StrictModel):
         title="Anonymous (traffic only)",
         description="Traffic-monitoring camera: wide shots only, zoom is refused (R5).",
     )
+    allow_off_preset: bool = Field(
+        default=False,
+        title="Show off preset",
+        description="PTZ cameras only: show the picture (unmasked) when the camera stands "
+        "away from every approved preset, for manual viewing of public areas. Default: the "
+        "picture is blanked until the camera is at an approved preset (R7).",
+    )
     enabled: bool = Field(
         default=True, title="Enabled", description="Disabled cameras are ignored."
     )
     record: bool = Field(
         default=True, title="Record", description="The recorder records this camera."
+    )
+    retention_days: int = Field(
+        default=MAX_RETENTION_DAYS,
+        ge=1,
+        title="Retention (days)",
+        description="Days the footage is kept before it is deleted unrecoverably; at most 7 "
+        "(R16). Longer only under a hold with a legal ground (centrale holds add).",
     )
     loop: bool = Field(
         default=False,
@@ -201,6 +217,21 @@ class CameraConfig(StrictModel):
                     "'-' or '_', starting with a letter or digit"
                 ),
                 {"value": repr(value)},
+            )
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_ceiling(cls, value: int) -> int:
+        if value > MAX_RETENTION_DAYS:
+            raise PydanticCustomError(
+                "retention_ceiling",
+                _(
+                    "retention_days {value} is above the legal ceiling of {max} days (R16): "
+                    "a longer keep is only ever a hold with its legal ground "
+                    "(centrale holds add)"
+                ),
+                {"value": value, "max": MAX_RETENTION_DAYS},
             )
         return value
 
@@ -275,6 +306,12 @@ class CameraConfig(StrictModel):
                 "camera_source",
                 _("sub_url needs main_url: with onvif the streams are discovered"),
                 {"field": "sub_url"},
+            )
+        if self.allow_off_preset and self.kind is not CameraKind.PTZ:
+            raise PydanticCustomError(
+                "camera_off_preset",
+                _("allow_off_preset is only for PTZ cameras (kind = \"ptz\")"),
+                {"field": "allow_off_preset"},
             )
         if self.loop and not (self.main_url is not None and is_file_source(self.main_url)):
             raise PydanticCustomError(

@@ -346,6 +346,30 @@ class OnvifDevice:
             )
         return str(uri)
 
+    def boundary(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Time limit and error translation, for other services of this camera (ptz)."""
+        return self._boundary(what)  # type: ignore[no-any-return]
+
+    async def ptz_service(self) -> tuple[Any, str]:
+        """The ONVIF PTZ service and the token of the first profile that has PTZ.
+
+        The zeep service goes only to ``ptz.control``, which turns its answers into our
+        dataclasses. :class:`CameraUnsupported` when the camera has no PTZ.
+        """
+        if self._camera is None or self._media is None:
+            await self.connect()
+        assert self._camera is not None
+        async with self._boundary("ptz_service"):
+            profiles = list(await self._media.GetProfiles() or [])
+            with_ptz = [p for p in profiles if getattr(p, "PTZConfiguration", None) is not None]
+            if not with_ptz:
+                raise CameraUnsupported(
+                    _("The camera {camera} has no PTZ").format(camera=self.camera_id),
+                    camera_id=self.camera_id,
+                )
+            service = await self._camera.create_ptz_service()
+        return service, str(with_ptz[0].token)
+
     async def close(self) -> None:
         """Close the HTTP sessions; safe to call twice."""
         camera, self._camera, self._media = self._camera, None, None

@@ -21,6 +21,7 @@ from peers import (
     GstRtspPeer,
     IpycamPeer,
     environment_problems,
+    make_window_video,
     start_gst_rtsp,
     start_ipycam,
 )
@@ -73,6 +74,17 @@ def _tracked(peer: PeerT) -> Iterator[PeerT]:
 def ipycam() -> Iterator[IpycamPeer]:
     """ipycam camera: ONVIF auth op/secret, RTSP (no auth) playing car-detection.mp4."""
     yield from _tracked(start_ipycam(username="op", password="secret"))
+
+
+@pytest.fixture(scope="session")
+def ipycam_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IpycamPeer]:
+    """ipycam for PTZ tests (they move it): plays a grey street with a magenta window.
+
+    Its own camera, so moving and zooming never disturb the tests that share ``ipycam``.
+    """
+    video = make_window_video(tmp_path_factory.mktemp("window") / "window.mp4")
+    yield from _tracked(start_ipycam(username="op", password="secret", source=video,
+                                     name="ipycam-window"))
 
 
 @pytest.fixture(scope="session")

@@ -423,6 +423,50 @@ def start_gst_rtsp(
     return GstRtspPeer(proc, port, username, password)
 
 
+#: The window test pattern (RGB colours and normalised rectangles x0, y0, x1, y1).
+WINDOW_RGB = (230, 30, 220)  # magenta: the "inside of a window" that must never be shown
+WINDOW_RECT = (0.62, 0.18, 0.80, 0.40)
+PUBLIC_RGB = (40, 170, 60)  # green: a public area
+PUBLIC_RECT = (0.10, 0.55, 0.30, 0.85)
+BACKGROUND_RGB = (110, 110, 110)
+
+
+def make_window_video(path: Path, size: tuple[int, int] = (1280, 720), fps: int = 10,
+                      seconds: float = 3.0) -> Path:
+    """An H.264 MP4 of a grey street with a magenta window and a green public square.
+
+    A thin moving bar keeps the encoder busy so every frame is really decoded; it never
+    crosses the window.
+    """
+    import av
+    import numpy as np
+
+    w, h = size
+    base = np.empty((h, w, 3), np.uint8)
+    base[:] = BACKGROUND_RGB
+
+    def fill(rect: tuple[float, float, float, float], rgb: tuple[int, int, int]) -> None:
+        x0, y0, x1, y1 = rect
+        base[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)] = rgb
+
+    fill(WINDOW_RECT, WINDOW_RGB)
+    fill(PUBLIC_RECT, PUBLIC_RGB)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        for i in range(int(seconds * fps)):
+            img = base.copy()
+            y = int(h * 0.9) - (i * 4) % int(h * 0.3)
+            img[y:y + 6, : w // 2] = (200, 200, 40)  # bottom-left only
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
 def wait_until(predicate: object, timeout: float, interval: float = 0.02) -> float | None:
     """Poll ``predicate()`` until true; seconds it took, or None on timeout."""
     assert callable(predicate)
