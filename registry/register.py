@@ -35,7 +35,7 @@ Choices, from the regulations (Lumezzane art. 10ter, 11, 13; Perugia Allegato 1 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -357,6 +357,22 @@ class AccessRegister:
                 limit: int | None = 100, offset: int = 0) -> list[RegisterEntry]:  # fmt: skip
         """Entries matching *flt*, newest first (only one's own without ``review_register``)."""
         return self._rows.query(self._scope(session, flt), limit=limit, offset=offset)
+
+    def iter_entries(self, session: Session, flt: RegisterFilter | None = None,
+                     batch: int = 500) -> Iterator[RegisterEntry]:  # fmt: skip
+        """Every entry matching *flt*, oldest first, read a page at a time (for exports).
+
+        The permission is checked now, not at the first page."""
+        return self._pages(self._scope(session, flt), batch)
+
+    def _pages(self, scoped: RegisterFilter, batch: int) -> Iterator[RegisterEntry]:
+        offset = 0
+        while True:
+            page = self._rows.query(scoped, limit=batch, offset=offset, oldest_first=True)
+            yield from page
+            if len(page) < batch:
+                return
+            offset += batch
 
     def count(self, session: Session, flt: RegisterFilter | None = None) -> int:
         return self._rows.count(self._scope(session, flt))

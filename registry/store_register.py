@@ -184,14 +184,15 @@ class RegisterStore:
         )
         return self._complete([row])[0] if row else None
 
-    def query(self, flt: RegisterFilter, *, limit: int | None = None, offset: int = 0
-              ) -> list[RegisterEntry]:  # fmt: skip
-        """Entries matching *flt*, newest first."""
+    def query(self, flt: RegisterFilter, *, limit: int | None = None, offset: int = 0,
+              oldest_first: bool = False) -> list[RegisterEntry]:  # fmt: skip
+        """Entries matching *flt*, newest first (or oldest first)."""
         source, where, params, order = _where(flt)
         sql = f"SELECT {_ENTRY_COLUMNS} FROM {source}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} DESC, e.id DESC"
+        direction = "ASC" if oldest_first else "DESC"
+        sql += f" ORDER BY {order} {direction}, e.id {direction}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]

@@ -445,6 +445,8 @@ def test_filters_each_and_combined(world: World, filled: list[Made]) -> None:
     want = expect(filled, flt, reviewed)
     pages = [world.register.entries(sup, flt, limit=25, offset=o) for o in range(0, 200, 25)]
     assert [e.id for page in pages for e in page] == want
+    # Read a page at a time, oldest first (exports).
+    assert [e.id for e in world.register.iter_entries(sup, flt, batch=7)] == want[::-1]
     # Reviewed entries carry their review.
     one = world.register.entry(sup, min(reviewed))
     assert one.review is not None and one.review.reviewer == "s.neri"
@@ -462,6 +464,8 @@ def test_without_review_permission_one_sees_only_ones_own(
     with pytest.raises(PermissionDenied):
         world.register.entries(op, RegisterFilter(person="a.bianchi"))
     assert world.audit.entries()[-1].action == PERMISSION_REFUSED
+    with pytest.raises(PermissionDenied):  # at the call, not at the first page
+        world.register.iter_entries(op, RegisterFilter(person="a.bianchi"))
     others = next(m.id for m in filled if m.person != "l.verdi")
     with pytest.raises(PermissionDenied):
         world.register.entry(op, others)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from registry.register_export import (
     find_fonts,
     transliterate,
 )
+from registry.roles import PermissionDenied
 
 ROMANIAN = replace(VISITOR, name="Dragoş Ştefănescu", document="Paşaport RO 051234")
 PERIOD = (date(2026, 3, 1), date(2026, 3, 2))
@@ -201,3 +203,182 @@ def test_pdf_of_an_empty_period(tmp_path: Path) -> None:
 def test_transliterate() -> None:
     assert transliterate("Łukasz Żółć — Dragoş") == "Lukasz Zólc - Dragos"  # ó is Latin-1
     assert transliterate("perché è già così") == "perché è già così"
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_export_register_writes_and_audits(world: World, tmp_path: Path) -> None:  # noqa: F811
+    from zoneinfo import ZoneInfo
+
+    from console.cli_register import REGISTER_EXPORTED, export_register
+
+    op = world.sessions["a.bianchi"]
+    # 22:30 UTC on 1 March is 23:30 in Rome (1 March); 23:30 UTC is 00:30 on 2 March.
+    world.clock.now = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
+    late = world.register.open_entry(op, request(span_from=world.clock.now - timedelta(hours=2),
+                                                 span_to=world.clock.now - timedelta(hours=1),
+                                                 observations="primo marzo"), PASSWORD)
+    world.clock.now = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    early = world.register.open_entry(op, request(span_from=world.clock.now - timedelta(hours=2),
+                                                  span_to=world.clock.now - timedelta(hours=1),
+                                                  observations="due marzo"), PASSWORD)
+    world.clock.now = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+    out = tmp_path / "marzo.csv"
+    rome = ZoneInfo("Europe/Rome")
+    count = export_register(world.store, world.audit, world.sessions["s.neri"],
+                            first=date(2026, 3, 2), last=date(2026, 3, 2), fmt="csv", out=out,
+                            tz=rome, comune="Lumezzane", control_room="Centrale",
+                            clock=world.clock)
+    assert count == 1
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    assert [r[0] for r in rows[1:]] == [str(early.id)]
+    event = world.audit.entries(action=REGISTER_EXPORTED)[-1]
+    assert event.actor == "s.neri"
+    assert event.details["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert (event.details["from"], event.details["entries"]) == ("2026-03-02", 1)
+    # Both days, as PDF: both entries, oldest first.
+    pdf = tmp_path / "marzo.pdf"
+    assert export_register(world.store, world.audit, world.sessions["s.neri"],
+                           first=date(2026, 3, 1), last=date(2026, 3, 2), fmt="pdf", out=pdf,
+                           tz=rome, comune="Lumezzane", control_room="Centrale",
+                           clock=world.clock) == 2
+    text = pdf_text(pdf)[1]
+    assert text.index("primo marzo") < text.index("due marzo")
+    assert late.id < early.id
+    # Without review_register: refused, audited, no file.
+    refused = tmp_path / "no.csv"
+    with pytest.raises(PermissionDenied):
+        export_register(world.store, world.audit, op, first=date(2026, 3, 1),
+                        last=date(2026, 3, 2), fmt="csv", out=refused, tz=rome,
+                        comune="Lumezzane", control_room="Centrale")
+    assert not refused.exists()
+    assert world.audit.entries()[-1].action == "permission_refused"
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (("2026-3-1", "2026-03-31", "csv"), "--from"),
+    (("20260301", "2026-03-31", "csv"), "--from"),
+    (("2026-03-01", "2026-02-30", "csv"), "--to"),
+    (("2026-03-01", "ieri", "csv"), "--to"),
+    (("2026-03-31", "2026-03-01", "csv"), "--to"),
+    (("2026-03-01", "2026-03-31", "xls"), "--format"),
+])  # fmt: skip
+def test_bad_arguments_name_the_option(tmp_path: Path, args: tuple[str, str, str],
+                                       option: str) -> None:  # fmt: skip
+    from console.cli import UsageError
+    from console.cli_register import check_arguments
+
+    with pytest.raises(UsageError) as caught:
+        check_arguments(*args, str(tmp_path / "out.csv"))
+    assert option in caught.value.message
+
+
+def test_bad_output_paths(tmp_path: Path) -> None:
+    from console.cli import UsageError
+    from console.cli_register import check_arguments
+
+    with pytest.raises(UsageError, match=r"--out.*directory"):
+        check_arguments("2026-03-01", "2026-03-31", "csv", str(tmp_path))
+    with pytest.raises(UsageError, match=r"--out.*does not exist"):
+        check_arguments("2026-03-01", "2026-03-31", "pdf", str(tmp_path / "no" / "r.pdf"))
+    first, last, fmt, path = check_arguments(" 2026-03-01", "2026-03-31", "PDF",
+                                             str(tmp_path / "r.pdf"))
+    assert (first, last, fmt, path) == (date(2026, 3, 1), date(2026, 3, 31), "pdf",
+                                        tmp_path / "r.pdf")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A database with the demo accounts and an entry by the senior operator."""
+    from console import services as services_module
+    from registry.passwords import HashParameters
+    from registry.register import AccessRegister
+
+    monkeypatch.setattr(services_module, "HASHING",
+                        HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1))
+    monkeypatch.setenv("CENTRALE_AUDIT_KEY", "5a" * 32)
+    (tmp_path / "keys").mkdir()
+    monkeypatch.setenv("CENTRALE_KEY_DIR", str(tmp_path / "keys"))
+    data = tmp_path / "data"
+    with services_module.open_services(data, None) as services:
+        accounts = {role: (user, password)
+                    for user, password, role in services.accounts.create_demo_accounts()}
+        user, password = accounts["operatore_esperto"]
+        session = services.accounts.sign_in(user, password).session
+        assert session is not None
+        register = AccessRegister(services.store, services.audit,
+                                  services.accounts.verify_signature)
+        now = datetime.now(UTC)
+        register.open_entry(session, request(
+            AccessKind.VISIT, third_party=ROMANIAN, span_from=now - timedelta(hours=3),
+            span_to=now - timedelta(hours=2)), password)
+        services.accounts.sign_out(session)
+    config = tmp_path / "config.toml"
+    config.write_text('[site]\ncomune = "Lumezzane"\ncontrol_room = "Centrale PL"\n',
+                      encoding="utf-8")
+    sup_user, sup_password = accounts["supervisore"]
+    op_user, op_password = accounts["operatore_esperto"]
+    return {"data": str(data), "config": str(config), "sup": sup_user,
+            "sup_password": sup_password, "op": op_user, "op_password": op_password,
+            "today": datetime.now(UTC).date().isoformat()}
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str = "") -> int:
+    import io
+
+    from console.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(args)
+
+
+def test_cli_register_export_end_to_end(
+    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "registro.pdf"
+    day = cli_env["today"]
+    common = ["--data-dir", cli_env["data"], "--config", cli_env["config"], "--lang", "en"]
+    code = run_cli(monkeypatch, ["register", "export", *common, "--from", "2020-01-01",
+                                 "--to", day, "--format", "pdf", "--out", str(out),
+                                 "--as", cli_env["sup"], "--password-stdin"],
+                   cli_env["sup_password"] + "\n")
+    assert code == 0, capsys.readouterr().err
+    assert "1 register entries" in capsys.readouterr().out
+    text = pdf_text(out)[1]
+    assert "Comune di Lumezzane - Centrale PL" in text
+    assert "Dragoş Ştefănescu" in text
+    # The operator may not export the register: refused (exit 1), nothing written.
+    refused = tmp_path / "op.csv"
+    code = run_cli(monkeypatch, ["register", "export", *common, "--from", day, "--to", day,
+                                 "--format", "csv", "--out", str(refused),
+                                 "--as", cli_env["op"], "--password-stdin"],
+                   cli_env["op_password"] + "\n")
+    assert code == 1 and not refused.exists()
+    assert "review the access register" in capsys.readouterr().err
+    # A wrong password: exit 1, nothing written.
+    code = run_cli(monkeypatch, ["register", "export", *common, "--from", day, "--to", day,
+                                 "--format", "csv", "--out", str(refused),
+                                 "--as", cli_env["sup"], "--password-stdin"], "wrong\n")
+    assert code == 1 and not refused.exists()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"--from": "01/03/2026"}, "--from"),
+    ({"--format": "xlsx"}, "--format"),
+    ({"--out": "/nonexistent-folder/r.csv"}, "--out"),
+])  # fmt: skip
+def test_cli_bad_arguments_exit_2(
+    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], change: dict[str, str], message: str,
+) -> None:
+    options = {"--from": "2026-03-01", "--to": "2026-03-31", "--format": "csv",
+               "--out": str(tmp_path / "r.csv")} | change
+    args = ["register", "export", "--data-dir", cli_env["data"], "--config",
+            cli_env["config"], "--lang", "en", "--as", cli_env["sup"], "--password-stdin"]
+    for key, value in options.items():
+        args += [key, value]
+    assert run_cli(monkeypatch, args, "") == 2  # before any password is read
+    assert message in capsys.readouterr().err
