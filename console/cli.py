@@ -1,4 +1,6 @@
-"""Command line: ``centrale [--demo]``, ``centrale check-config``, ``centrale camera …``.
+"""Command line: ``centrale [--demo]``, ``centrale check-config``, ``centrale camera …``;
+``centrale init``, ``centrale users …`` and ``centrale audit verify`` are in
+:mod:`console.cli_admin`.
 
 Parsing and dispatch only; the work is done in :mod:`console.config`, :mod:`console.paths`,
 :mod:`console.logsetup` and :mod:`cameras.credentials`. Exit codes: 0 success, 1 unexpected
@@ -101,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     set_password.add_argument("camera_id", metavar="ID", help=_("camera id from config.toml"))
     set_password.set_defaults(handler=_set_camera_password)
+
+    from console import cli_admin  # imported here: it builds on this module
+
+    cli_admin.add_commands(commands, sub_common)
+    from console import cli_footage  # recorder, retention, holds
+
+    cli_footage.add_commands(commands, sub_common)
+    from console import cli_register  # register export
+
+    cli_register.add_commands(commands, sub_common)
     return parser
 
 
