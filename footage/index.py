@@ -238,6 +238,36 @@ class FootageIndex:
                 return
             fsync_dir(d.parent)
 
+    # ---------------------------------------------------------------- checking
+
+    def check(self, *, hashes: bool = True) -> list[str]:
+        """Every way rows and files disagree (the invariants of the design note); [] if none.
+
+        Meant for a stopped recorder: ``writing`` rows count as problems.
+        """
+        problems: list[str] = []
+        rows = self.store.segments(states=(WRITING, COMPLETE, GARBAGE))
+        for row in rows:
+            path = self.path_of(row)
+            if row.state != COMPLETE:
+                problems.append(f"{row.path}: row left in state {row.state}")
+                continue
+            if not path.is_file():
+                problems.append(f"{row.path}: complete row without its file")
+                continue
+            size = path.stat().st_size
+            if size != row.size:
+                problems.append(f"{row.path}: {size} bytes on disk, {row.size} in the row")
+            elif hashes and file_sha256(path)[1] != row.sha256:
+                problems.append(f"{row.path}: sha256 differs from the row")
+        known = {r.path for r in rows}
+        if self.root.is_dir():
+            for path in sorted(self.root.rglob("*.mp4")):
+                rel = path.relative_to(self.data_dir).as_posix()
+                if rel not in known:
+                    problems.append(f"{rel}: file without a row")
+        return problems
+
     # ---------------------------------------------------------------- reconciling
 
     def reconcile(self, audit: Auditor | None = None) -> ReconcileReport:

@@ -364,3 +364,50 @@ class CameraRecorder:
         if free is not None:
             detail += " " + _("({mb} MB free)").format(mb=free // (1024 * 1024))
         self._set_health(Health.DISK_FULL, detail)
+
+
+def record_file(
+    index: FootageIndex, camera_id: str, path: os.PathLike[str] | str, start_at: datetime,
+    segment_s: float = 60.0,
+) -> list[SegmentRow]:  # fmt: skip
+    """Record a video file as if its first packet had arrived at *start_at*.
+
+    Same segments, ordering and encryption as a live camera, with times taken from the
+    file's own timestamps: for importing footage, tests and benchmarks.
+    """
+    done: list[SegmentRow] = []
+    container = av.open(str(path))
+    try:
+        stream = container.streams.video[0]
+        tb = Fraction(stream.time_base or Fraction(1, 90000))
+        seg: _Segment | None = None
+        origin: int | None = None
+        for packet in container.demux(stream):
+            if packet.dts is None or not packet.size:
+                continue
+            if origin is None:
+                if not packet.is_keyframe:
+                    continue
+                origin = packet.dts
+            if seg is not None and packet.is_keyframe and (
+                float((packet.dts - seg.first_dts) * tb) >= segment_s
+            ):
+                end = start_at + timedelta(seconds=float((packet.dts - origin) * tb))
+                seg.output.close()
+                done.append(index.finish(seg.row, seg.file, start_at=seg.start_at,
+                                         end_at=end, frames=seg.frames))
+                seg = None
+            if seg is None:
+                begin = start_at + timedelta(seconds=float((packet.dts - origin) * tb))
+                row, file = index.begin(camera_id, begin)
+                seg = _Segment(row, file, stream, packet.dts, begin)
+            seg.mux(packet)
+        if seg is not None and origin is not None:
+            end = start_at + timedelta(seconds=float((seg.last_end - origin) * tb))
+            seg.output.close()
+            done.append(index.finish(seg.row, seg.file, start_at=seg.start_at, end_at=end,
+                                     frames=seg.frames))
+    finally:
+        container.close()
+    return done
+
