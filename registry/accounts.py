@@ -4,7 +4,7 @@
 machine, stores the new state, opens or closes the session row and writes every event to
 the audit trail, all in one ``store.transaction()`` (``AuditTrail.append`` joins it).
 
-Choices (see also the report in docs and DESIGN.md "People, roles and the register"):
+Choices (see also DESIGN.md "People, roles and the register"):
 
 - **Order inside a transaction.** The audit entries are appended last, after every check
   that may refuse: the trail's head mirror is written as soon as an entry is appended, so a
