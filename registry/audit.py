@@ -166,10 +166,12 @@ class AuditTrail:
         return row
 
     def _save_mirror(self, row: AuditRow) -> None:
-        # After the commit: a crash in between leaves the mirror one step behind, which
-        # verify() tells apart from a truncation (the mirror would then be ahead).
-        if self._mirror is not None:
-            self._mirror.save(MirroredHead(row.id, row.mac))
+        # After the commit, also when this append joined an outer transaction: a mirror
+        # ahead of the chain would look like a truncation. A crash in between leaves it one
+        # step behind, which verify() tells apart from a truncation.
+        mirror = self._mirror
+        if mirror is not None:
+            self._store.after_commit(lambda: mirror.save(MirroredHead(row.id, row.mac)))
 
     # ---------------------------------------------------------------- reading
 

@@ -98,6 +98,7 @@ class FileHeadMirror:
     def save(self, head: MirroredHead) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="ascii") as f:
                 f.write(_encode(head))

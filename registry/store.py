@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +100,7 @@ class Store:
         self.path = path
         self._lock = threading.RLock()
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
 
     # ---------------------------------------------------------------- opening
 
@@ -168,14 +169,31 @@ class Store:
                 yield
             except BaseException:
                 self._depth = 0
+                self._after_commit.clear()
                 self._conn.execute("ROLLBACK")
                 raise
             self._depth = 0
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as e:
+                self._after_commit.clear()
                 self._conn.execute("ROLLBACK")
                 raise StoreError(f"{self.path}: cannot commit: {e}") from e
+            callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run *callback* once the current transaction commits (at once outside one).
+
+        For effects outside the database that must never run ahead of it, such as the audit
+        head mirror: on a rollback the callbacks are dropped.
+        """
+        with self._lock:
+            if self._depth:
+                self._after_commit.append(callback)
+                return
+        callback()
 
     def _one(self, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...]:
         with self._lock:

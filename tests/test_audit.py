@@ -298,6 +298,24 @@ def test_a_mirror_one_step_behind_after_a_crash_is_not_an_alarm(
     assert not trail.verify().ok
 
 
+def test_an_append_inside_a_rolled_back_transaction_leaves_the_mirror_alone(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    trail = make_trail(store, clock, tmp_path, n=2)
+    mirror = FileHeadMirror(tmp_path / HEAD_FILE)
+    before = mirror.load()
+    with pytest.raises(RuntimeError), store.transaction():
+        trail.append("mrossi", "permission_refused")
+        assert mirror.load() == before  # not before the commit
+        raise RuntimeError("the caller's operation failed")
+    assert mirror.load() == before
+    assert trail.verify().ok
+    with store.transaction():
+        entry = trail.append("mrossi", "logout")
+    assert mirror.load() == type(before)(entry.id, entry.mac)  # type: ignore[misc]
+    assert trail.verify().ok
+
+
 # ---------------------------------------------------------------------- pruning
 
 
