@@ -20,7 +20,7 @@ from typing import Any
 
 from footage.holds import Ground, Holds
 from footage.index import FootageIndex, RecorderLock
-from footage.retention import Retention
+from footage.retention import Retention, RetentionError
 from footage.service import RecorderService, ServiceSettings
 from registry.errors import CentraleError
 from registry.i18n import N_, _
@@ -153,15 +153,20 @@ def _holds(services: Any) -> Holds:
     return Holds(FootageStore(services.store), services.audit, known_cameras=cams)
 
 
-def _print_hold(h: HoldRow) -> None:
+def _print_hold(h: HoldRow, timezone: str) -> None:
+    tz = zoneinfo.ZoneInfo(timezone)
+
+    def local(at: datetime) -> str:
+        return at.astimezone(tz).isoformat(timespec="minutes")
+
     state = _("released") if h.released_at else _("in force")
     print(f"#{h.id} [{state}] {Ground(h.ground).label} — {h.authority}, {h.reference}")
     print("    " + _("cameras {cams}; {start} → {end}; expires {exp}; placed by {who}").format(
-        cams=", ".join(h.cameras), start=h.span_start.isoformat(), end=h.span_end.isoformat(),
-        exp=h.expires_at.isoformat(), who=h.placed_by))
+        cams=", ".join(h.cameras), start=local(h.span_start), end=local(h.span_end),
+        exp=local(h.expires_at), who=h.placed_by))
     if h.released_at:
         print("    " + _("released by {who} at {at}: {reason}").format(
-            who=h.released_by, at=h.released_at.isoformat(), reason=h.release_reason))
+            who=h.released_by, at=local(h.released_at), reason=h.release_reason))
 
 
 # ------------------------------------------------------------------------------ commands
@@ -200,8 +205,13 @@ def _run_retention(args: argparse.Namespace, data_dir: Path) -> int:
                 lock.release()
         retention = Retention(index, services.audit,
                               {c.id: c.retention_days for c in config.cameras})
-        report = retention.run(as_of=as_of, dry_run=args.dry_run,
-                               actor=f"system:{getpass.getuser()}")
+        try:
+            report = retention.run(as_of=as_of, dry_run=args.dry_run,
+                                   actor=f"system:{getpass.getuser()}")
+        except RetentionError as exc:
+            from console.cli import UsageError
+
+            raise UsageError(exc.message) from None
     head = _("Dry run, nothing deleted") if args.dry_run else _("Purge pass done")
     print(f"{head} (as of {report.as_of.isoformat()}):")
     for c in report.cameras:
@@ -228,7 +238,7 @@ def _holds_add(args: argparse.Namespace, data_dir: Path) -> int:
             note=args.note,
         )  # fmt: skip
         print(_("Hold {id} placed.").format(id=hold.id))
-        _print_hold(hold)
+        _print_hold(hold, services.config.site.timezone)
     return EXIT_OK
 
 
@@ -238,7 +248,7 @@ def _holds_list(args: argparse.Namespace, data_dir: Path) -> int:
         if not rows:
             print(_("No holds."))
         for h in rows:
-            _print_hold(h)
+            _print_hold(h, services.config.site.timezone)
     return EXIT_OK
 
 
@@ -249,12 +259,12 @@ def _holds_extend(args: argparse.Namespace, data_dir: Path) -> int:
         ("span_end", args.span_end, "--to"))}
     with _services(args, data_dir) as services, _signed_in(services, args) as session:
         hold = _holds(services).extend(session, args.hold_id, **times)
-        _print_hold(hold)
+        _print_hold(hold, services.config.site.timezone)
     return EXIT_OK
 
 
 def _holds_release(args: argparse.Namespace, data_dir: Path) -> int:
     with _services(args, data_dir) as services, _signed_in(services, args) as session:
         hold = _holds(services).release(session, args.hold_id, args.reason)
-        _print_hold(hold)
+        _print_hold(hold, services.config.site.timezone)
     return EXIT_OK
