@@ -270,17 +270,23 @@ def _rasterise(masks: MaskSet, width: int, height: int) -> np.ndarray:
 
 @dataclass
 class _Raster:
-    """A rasterised mask ready to apply: flat pixel indices, or the whole frame."""
+    """A rasterised mask ready to apply.
 
-    indices: np.ndarray  # flat indices into (H*W) of masked pixels
-    covered: float  # fraction of the frame masked
+    ``keep`` is (H, W, 3) ``uint8``: 0 where masked, 255 elsewhere, so masking is one
+    ``bitwise_and`` over the frame: memory-bound, 6 µs for 320x180, against 20-400 µs for
+    index or boolean assignment (bench/masks_bench.py, docs/design/masks.md).
+    """
+
+    keep: np.ndarray
+    mask: np.ndarray  # (H, W) bool, True where masked
 
 
 class _RasterCache:
-    """Bounded LRU cache of rasters, shared by every reader thread."""
+    """LRU cache of rasters, bounded in bytes, shared by every reader thread."""
 
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
+    def __init__(self, max_bytes: int = 64 * 2**20) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[MaskSet, int, int], _Raster] = OrderedDict()
 
@@ -292,16 +298,23 @@ class _RasterCache:
                 self._items.move_to_end(key)
                 return hit
         mask = _rasterise(masks, width, height)
-        raster = _Raster(np.flatnonzero(mask), float(mask.mean()))
+        keep = np.repeat(np.where(mask, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+        keep.flags.writeable = False
+        mask.flags.writeable = False
+        raster = _Raster(keep, mask)
         with self._lock:
-            self._items[key] = raster
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            if key not in self._items:
+                self._items[key] = raster
+                self._bytes += keep.nbytes + mask.nbytes
+            while self._bytes > self._max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.keep.nbytes + old.mask.nbytes
         return raster
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0
 
 
 _cache = _RasterCache()
@@ -309,10 +322,7 @@ _cache = _RasterCache()
 
 def mask_pixels(masks: MaskSet, width: int, height: int) -> np.ndarray:
     """Boolean (H, W) of the pixels ``masks`` hides at this size (for tests and editors)."""
-    raster = _cache.get(masks, width, height)
-    out = np.zeros(height * width, bool)
-    out[raster.indices] = True
-    return out.reshape(height, width)
+    return _cache.get(masks, width, height).mask.copy()
 
 
 def apply_masks(frame: np.ndarray, decision: MaskDecision | None) -> np.ndarray:
@@ -329,8 +339,7 @@ def apply_masks(frame: np.ndarray, decision: MaskDecision | None) -> np.ndarray:
         if not decision.masks:
             return frame
         height, width = frame.shape[:2]
-        raster = _cache.get(decision.masks, width, height)
-        frame.reshape(-1, 3)[raster.indices] = 0
+        np.bitwise_and(frame, _cache.get(decision.masks, width, height).keep, out=frame)
         return frame
     frame.fill(0)
     return frame

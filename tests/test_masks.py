@@ -219,3 +219,16 @@ def test_gate_without_a_decision_is_blank_and_is_thread_safe() -> None:
         seen.add(gate.decision())
     t.join()
     assert seen <= {Show(), Blank(BlankReason.MOVING)}
+
+
+def test_raster_cache_is_bounded_in_bytes_and_rasters_are_read_only() -> None:
+    from cameras.masks import _RasterCache
+
+    cache = _RasterCache(max_bytes=4 * 100 * 100)  # room for one 100x100 raster (3 + 1 B/px)
+    a = MaskSet((RECT,))
+    b = MaskSet((MaskPolygon.rectangle(0, 0, 0.5, 0.5),))
+    ra = cache.get(a, 100, 100)
+    assert cache.get(a, 100, 100) is ra  # cached
+    cache.get(b, 100, 100)
+    assert cache.get(a, 100, 100) is not ra  # evicted by b, rasterised again
+    assert not ra.keep.flags.writeable and not ra.mask.flags.writeable
