@@ -432,14 +432,22 @@ def register_cameras(
     """Register a gate for each camera (``CameraConfig``): PTZ blank, fixed with its masks.
 
     ``fixed_masks`` are the stored masks of fixed cameras (``ptz.presets``); a camera that
-    has none shows whole.
+    has none shows whole. Idempotent: a PTZ camera's existing gate is kept (its state
+    machine holds it), a fixed camera's gets the given masks, so the order in which the hub,
+    the console and the PTZ services start does not matter.
     """
     masks = fixed_masks or {}
     out: dict[str, MaskGate] = {}
     for cam in cameras:
+        existing = gates.get(cam.id)
         if cam.is_ptz:
-            gate = MaskGate.ptz(cam.id)
+            gate = existing if existing is not None else gates.register(MaskGate.ptz(cam.id))
         else:
-            gate = MaskGate.fixed(cam.id, masks.get(cam.id, NO_MASKS))
-        out[cam.id] = gates.register(gate)
+            decision = Show(masks.get(cam.id, NO_MASKS))
+            if existing is not None:
+                existing.set(decision)
+                gate = existing
+            else:
+                gate = gates.register(MaskGate(cam.id, decision))
+        out[cam.id] = gate
     return out

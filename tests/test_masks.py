@@ -200,6 +200,13 @@ def test_gates_default_and_registration() -> None:
     assert gates.decision("dome") == BLANK_UNKNOWN  # PTZ: blank until a state is known
     assert gates.decision("fisso") == Show(masks)
     assert gates.decision("nudo") == Show(NO_MASKS)
+    # again (the hub and the PTZ service both register): the PTZ gate object is kept
+    dome = gates.get("dome")
+    assert dome is not None
+    dome.set(Show(masks))  # as its state machine would
+    register_cameras(cams, {}, gates=gates)
+    assert gates.get("dome") is dome and gates.decision("dome") == Show(masks)
+    assert gates.decision("fisso") == Show(NO_MASKS)  # fixed: the masks given now
     gates.unregister("dome")
     assert gates.get("dome") is None
 
