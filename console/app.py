@@ -1,7 +1,15 @@
-"""The Textual application: wiring of services into screens, nothing else.
+"""The Textual application: wiring of services into screens, and the session's life.
 
-The app owns the long-lived services (the stream hub today; the database, recorder link and
-PTZ service later), passes them down to screens as attributes, and closes them on exit.
+The app owns the long-lived services (the stream hub and the accounts service today; the
+recorder link and PTZ service later), passes them down to screens as attributes, and closes
+them on exit. It also owns who is signed in: it starts on the sign-in screen, and it alone
+changes ``context.session`` and the screen stack when a session starts, locks, unlocks or
+ends (the screens post :mod:`screens.session_events` messages up).
+
+Screen stack: the sign-in screen at the bottom, the session's home screen (the live grid, or
+the maintenance screen for a role without ``watch``) above it, then whatever the person opens.
+The lock screen and the privacy blank go on top of everything; signing out removes every
+screen above the sign-in screen, so the grid and its tiles (and their streams) go with it.
 """
 
 from __future__ import annotations
@@ -12,22 +20,40 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
 
 from cameras.credentials import get_camera_password
 from cameras.hub import StreamHub
 from console.config import CentraleConfig
+from registry.accounts import Accounts
+from registry.accounts_core import DEMO_ACCOUNTS
 from registry.i18n import _
+from registry.roles import Permission
+from registry.session import Session
 from screens.bindings import N_, translate_bindings
 from screens.blank import BlankScreen
-from screens.context import ConsoleContext
+from screens.context import ConsoleContext, DemoAccount
 from screens.grid import GridScreen
+from screens.lock import LockScreen
+from screens.maintenance import MaintenanceScreen
+from screens.session_events import SessionOver, SessionStarted, SessionUnlocked
+from screens.signin import SignInScreen
 
 log = logging.getLogger(__name__)
 
 PRIVACY_KEY = "f12"
 PRIVACY_KEY_ALT = "b"
+SIGN_OUT_KEY = "f10"
+LOCK_KEY = "ctrl+l"
+
+#: why a session ended, as the audit trail records it
+QUIT = "quit"
+LOGOUT = "logout"
+IDLE = "idle"
 
 
 class CentraleApp(App[int]):
@@ -37,8 +63,12 @@ class CentraleApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(PRIVACY_KEY, "privacy_blank", N_("Blank screen"), priority=True,
                 id="app.privacy_blank", key_display="F12"),
-        Binding(PRIVACY_KEY_ALT, "privacy_blank", N_("Blank screen"), priority=True,
+        # B blanks too, unless the person is typing (a "b" in a user name is a letter)
+        Binding(PRIVACY_KEY_ALT, "privacy_blank_letter", N_("Blank screen"), priority=True,
                 show=False, id="app.privacy_blank_alt"),
+        Binding(SIGN_OUT_KEY, "sign_out", N_("Sign out"), id="app.sign_out",
+                key_display="F10"),
+        Binding(LOCK_KEY, "lock", N_("Lock"), id="app.lock"),
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, id="app.quit"),
     ]
 
@@ -47,19 +77,151 @@ class CentraleApp(App[int]):
         translate_bindings(self)
         self.context = context
         self.title = f"Centrale · {context.site_name}"
+        self._last_input = context.monotonic()
+        self.locked = False
+
+    @property
+    def session(self) -> Session | None:
+        return self.context.session
+
+    # -- start and stop --------------------------------------------------------------------
 
     def on_mount(self) -> None:
         if os.environ.get("CENTRALE_BENCH_STATS"):
             from console.instrument import install
 
             install(self)
-        self.push_screen(GridScreen(self.context))
+        self.show_sign_in()
+        self.set_interval(self._idle_tick_s(), self.check_idle_lock)
         # Everything made at start-up lives as long as the console: keep it out of the
         # garbage collector's full passes, whose pauses showed up as key-latency peaks.
         self.call_after_refresh(gc.freeze)
 
+    def show_sign_in(self) -> None:
+        """The first screen (tests that start signed in sign in right after it)."""
+        self.push_screen(SignInScreen(self.context))
+
     def on_unmount(self) -> None:
+        self._end_session(QUIT)
         self.context.hub.close()
+
+    async def action_quit(self) -> None:
+        """ctrl+q: sign out (audited), then quit."""
+        self._end_session(QUIT)
+        self.exit()
+
+    # -- the session -----------------------------------------------------------------------
+
+    def on_session_started(self, message: SessionStarted) -> None:
+        self._end_session(LOGOUT)  # never two sessions at one console
+        self.context.session = message.session
+        self.locked = False
+        self._last_input = self.context.monotonic()
+        session = message.session
+        log.info("signed in: %s (%s)", session.username, session.role.name)
+        home: Screen[None] = (GridScreen(self.context) if session.allows(Permission.WATCH)
+                              else MaintenanceScreen(self.context, session))
+        self._show_above_sign_in(home)
+        self.refresh_bindings()
+
+    def on_session_unlocked(self, _message: SessionUnlocked) -> None:
+        if isinstance(self.screen, LockScreen):
+            self.pop_screen()
+        self.locked = False
+        self._last_input = self.context.monotonic()
+        self.refresh_bindings()
+
+    def on_session_over(self, message: SessionOver) -> None:
+        if message.already_closed:
+            self.context.session = None
+        self._end_session(message.reason)
+        self._back_to_sign_in(message.notice)
+
+    def action_sign_out(self) -> None:
+        """F10: sign out (audited) and show the sign-in screen to the next person."""
+        if self.session is None:
+            return
+        self._end_session(LOGOUT)
+        self._back_to_sign_in(_("Signed out."))
+
+    def action_lock(self) -> None:
+        """The lock key, and the idle lock: a lock screen over everything."""
+        session = self.session
+        if session is None or self.locked:
+            return
+        accounts = self.context.accounts
+        if accounts is not None:
+            accounts.lock(session)
+        self.locked = True
+        self.push_screen(LockScreen(self.context, session))
+        self.refresh_bindings()
+
+    def _end_session(self, reason: str) -> None:
+        session = self.context.session
+        if session is None:
+            return
+        self.context.session = None
+        self.locked = False
+        accounts = self.context.accounts
+        if accounts is not None:
+            accounts.sign_out(session, reason)
+        log.info("signed out: %s (%s)", session.username, reason)
+
+    def _sign_in_screen(self) -> SignInScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, SignInScreen):
+                return screen
+        return None
+
+    def _pop_above_sign_in(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, SignInScreen):
+            self.pop_screen()
+
+    def _show_above_sign_in(self, screen: Screen[None]) -> None:
+        self._pop_above_sign_in()
+        self.push_screen(screen)
+
+    def _back_to_sign_in(self, notice: str = "") -> None:
+        self._pop_above_sign_in()
+        sign_in = self._sign_in_screen()
+        if sign_in is None:
+            self.push_screen(SignInScreen(self.context, notice))
+        else:
+            sign_in.reset(notice)
+        self.refresh_bindings()
+
+    # -- idle lock -------------------------------------------------------------------------
+
+    def _idle_tick_s(self) -> float:
+        return min(1.0, max(0.05, self.context.idle_lock_minutes * 60 / 10))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown
+                      | events.MouseScrollUp):
+            self._last_input = self.context.monotonic()
+        await super().on_event(event)
+
+    def check_idle_lock(self) -> None:
+        """Lock the console after ``idle_lock_minutes`` without a key press."""
+        if self.session is None or self.locked:
+            return
+        idle_s = self.context.monotonic() - self._last_input
+        if idle_s >= self.context.idle_lock_minutes * 60:
+            log.info("idle for %.0f s: locking", idle_s)
+            self.action_lock()
+
+    # -- actions available -----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "privacy_blank_letter":
+            return not isinstance(self.focused, Input | TextArea)
+        if action == "sign_out":
+            return self.session is not None
+        if action == "lock":
+            return self.session is not None and not self.locked
+        return True
+
+    # -- privacy blank ---------------------------------------------------------------------
 
     @property
     def blanked(self) -> bool:
@@ -72,8 +234,12 @@ class CentraleApp(App[int]):
         else:
             self.push_screen(BlankScreen("F12 / B"))
 
+    def action_privacy_blank_letter(self) -> None:
+        self.action_privacy_blank()
 
-def build_context(config: CentraleConfig) -> ConsoleContext:
+
+def build_context(config: CentraleConfig, accounts: Accounts | None = None,
+                  demo: bool = False) -> ConsoleContext:
     hub = StreamHub(config.enabled_cameras, config.streams, password_for=get_camera_password)
     return ConsoleContext(
         hub=hub,
@@ -83,16 +249,41 @@ def build_context(config: CentraleConfig) -> ConsoleContext:
         timezone=config.site.timezone,
         clock_format=config.ui.clock_format,
         layout=config.ui.grid_layout,
+        accounts=accounts,
+        idle_lock_minutes=config.ui.idle_lock_minutes,
+        demo_accounts=demo_accounts(accounts) if demo and accounts is not None else [],
     )
+
+
+def demo_accounts(accounts: Accounts) -> list[DemoAccount]:
+    """The demo's accounts, made on an empty database; listed only when they are there.
+
+    A database that already holds other people (a real installation run with ``--demo``)
+    gets no demo accounts and its sign-in screen lists none.
+    """
+    if accounts.people_store.count() == 0:
+        accounts.create_demo_accounts()
+    listed: list[DemoAccount] = []
+    for username, _full_name, role, password in DEMO_ACCOUNTS:
+        person = accounts.people_store.get(username)
+        if person is not None and person.role == role:
+            listed.append(DemoAccount(username, password, role))
+    return listed
 
 
 def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: bool) -> int:
     """Run the console until the operator quits; returns the process exit code."""
+    from console.services import open_services
+
     log.info("console starting: %d cameras, language %s, demo %s, data %s",
              len(config.enabled_cameras), language, demo, data_dir)
-    app = CentraleApp(build_context(config))
-    result = app.run()
+    services = open_services(data_dir, config)
+    try:
+        app = CentraleApp(build_context(config, services.accounts, demo=demo))
+        result = app.run()
+    finally:
+        services.close()
     return int(result or 0)
 
 
-__all__ = ["CentraleApp", "_", "build_context", "run_console"]
+__all__ = ["CentraleApp", "_", "build_context", "demo_accounts", "run_console"]

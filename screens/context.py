@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from cameras.config import CameraConfig
 from cameras.hub import StreamHub
+from registry.session import Session
+
+if TYPE_CHECKING:
+    from registry.accounts import Accounts
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """An account the demo made, listed on the sign-in screen in demo mode only."""
+
+    username: str
+    password: str
+    role: str
 
 
 @dataclass
@@ -22,3 +37,14 @@ class ConsoleContext:
     layout: int = 4
     #: the wall clock (tests pass a fixed one so that snapshots are stable)
     clock: Callable[[ZoneInfo], datetime] = datetime.now
+    #: the accounts service (sign-in, lock, sign-out); None only in tests of single widgets
+    accounts: Accounts | None = None
+    #: who is signed in. Only the App writes it (at sign-in, sign-out and lock-out); screens
+    #: read it when they draw their header or decide which keys to offer.
+    session: Session | None = None
+    #: minutes without a key press before the console locks ([ui] idle_lock_minutes)
+    idle_lock_minutes: float = 5.0
+    #: demo accounts shown on the sign-in screen; empty unless the console runs as the demo
+    demo_accounts: list[DemoAccount] = field(default_factory=list)
+    #: the clock of the idle lock (tests pass one they can move)
+    monotonic: Callable[[], float] = time.monotonic

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Grid
+from textual.binding import Binding, BindingsMap, BindingType
+from textual.containers import Grid, Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -15,15 +16,30 @@ from textual.widgets import Static
 from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
+from screens.permissions import RoleChecked, action_allowed
 from screens.single import SingleScreen
 from screens.widgets.camera_tile import CameraTile, EmptyTile
 from screens.widgets.footer import KeyFooter
+from screens.widgets.session_info import SessionInfo
 
 LAYOUTS = (1, 4, 9, 16)
+_LAYOUTS = Binding.Group(N_("Grid 1/4/9/16"), compact=True)
+_PAGES = Binding.Group(N_("Page"))
 
 
-class GridScreen(Screen[None]):
+def _translate_groups(screen: Screen[None]) -> None:
+    """Footer groups' descriptions in the language chosen at start-up, like the bindings'."""
+    keys = {
+        key: [replace(b, group=replace(b.group, description=_(b.group.description)))
+              if b.group else b for b in bindings]
+        for key, bindings in screen._bindings.key_to_bindings.items()
+    }
+    screen._bindings = BindingsMap.from_keys(keys)
+
+
+class GridScreen(RoleChecked, Screen[None]):
     CSS_PATH = "grid.tcss"
+    ACTION_SCOPE = "grid"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(0, -1)", N_("Up"), show=False, id="grid.focus_up"),
@@ -31,12 +47,13 @@ class GridScreen(Screen[None]):
         Binding("left", "move(-1, 0)", N_("Left"), show=False, id="grid.focus_left"),
         Binding("right", "move(1, 0)", N_("Right"), show=False, id="grid.focus_right"),
         Binding("enter", "open", N_("Full view"), id="grid.open"),
-        Binding("1", "layout(1)", N_("Grid 1"), id="grid.layout_1"),
-        Binding("2", "layout(4)", N_("Grid 4"), id="grid.layout_4"),
-        Binding("3", "layout(9)", N_("Grid 9"), id="grid.layout_9"),
-        Binding("4", "layout(16)", N_("Grid 16"), id="grid.layout_16"),
-        Binding("pagedown", "page(1)", N_("Next pg."), id="grid.page_next"),
-        Binding("pageup", "page(-1)", N_("Prev. pg."), id="grid.page_previous"),
+        # grouped in the footer ("1234 Grid 1/4/9/16"), leaving room for the session's keys
+        Binding("1", "layout(1)", N_("Grid 1"), id="grid.layout_1", group=_LAYOUTS),
+        Binding("2", "layout(4)", N_("Grid 4"), id="grid.layout_4", group=_LAYOUTS),
+        Binding("3", "layout(9)", N_("Grid 9"), id="grid.layout_9", group=_LAYOUTS),
+        Binding("4", "layout(16)", N_("Grid 16"), id="grid.layout_16", group=_LAYOUTS),
+        Binding("pagedown", "page(1)", N_("Next pg."), id="grid.page_next", group=_PAGES),
+        Binding("pageup", "page(-1)", N_("Prev. pg."), id="grid.page_previous", group=_PAGES),
     ]
 
     layout_size: reactive[int] = reactive(4, init=False)
@@ -45,6 +62,7 @@ class GridScreen(Screen[None]):
     def __init__(self, context: ConsoleContext) -> None:
         super().__init__()
         translate_bindings(self)
+        _translate_groups(self)
         self.context = context
         self.cameras = context.cameras
         self.set_reactive(GridScreen.layout_size, context.layout if context.layout in LAYOUTS
@@ -55,7 +73,9 @@ class GridScreen(Screen[None]):
     # -- composition ---------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="grid-header")
+        with Horizontal(id="grid-bar"):
+            yield Static(id="grid-header")
+            yield SessionInfo(self.context.session)
         yield Grid(id="grid")
         yield KeyFooter()
 
@@ -76,8 +96,8 @@ class GridScreen(Screen[None]):
         grid.styles.grid_size_columns = side
         grid.styles.grid_size_rows = side
         grid.remove_children()
-        if self._suspended:
-            return
+        if self._suspended or not action_allowed(self.context.session, "grid", "open"):
+            return  # fails closed: no session that may watch, no tile and no stream
         ctx = self.context
         tiles = [
             CameraTile(self.cameras[i], ctx.hub, "sub", timezone=ctx.timezone,

@@ -6,19 +6,23 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Static
 
 from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
+from screens.permissions import RoleChecked, action_allowed
 from screens.widgets.camera_tile import CameraTile
 from screens.widgets.footer import KeyFooter
+from screens.widgets.session_info import SessionInfo
 from screens.widgets.video import VideoView
 
 
-class SingleScreen(Screen[None]):
+class SingleScreen(RoleChecked, Screen[None]):
     CSS_PATH = "single.tcss"
+    ACTION_SCOPE = "single"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", N_("Back to grid"), id="single.back"),
@@ -34,7 +38,9 @@ class SingleScreen(Screen[None]):
         self._tile: CameraTile | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="single-stats")
+        with Horizontal(id="single-bar"):
+            yield Static(id="single-stats")
+            yield SessionInfo(self.context.session)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -44,6 +50,9 @@ class SingleScreen(Screen[None]):
     def _show(self) -> None:
         if self._tile is not None:
             self._tile.remove()
+            self._tile = None
+        if not action_allowed(self.context.session, "single", "step"):
+            return  # fails closed: no session that may watch, no tile and no stream
         ctx = self.context
         tile = CameraTile(ctx.cameras[self.index], ctx.hub, "main", timezone=ctx.timezone,
                           clock_format=ctx.clock_format, clock=ctx.clock, index=self.index,

@@ -1,5 +1,10 @@
 """Helpers for console (Textual) tests.
 
+Accounts: every console test signs in against a real database file (``open_accounts`` on a
+temporary directory, with argon2 parameters cheap enough for a test suite); ``SignedInApp``
+is the console started on its sign-in screen with a session opened at once, so that tests of
+the grid behave as before sign-in existed.
+
 ``StillHub`` stands in for :class:`cameras.hub.StreamHub` in snapshot tests only: it hands
 out readers that show one fixed picture (the demo scene at t=0, scaled to the size asked),
 so that a snapshot does not depend on which frame a live stream happened to be at. Every
@@ -10,8 +15,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import cv2
@@ -21,7 +28,17 @@ from cameras.config import CameraConfig
 from cameras.hub import StreamHandle
 from cameras.stream import StreamSource, StreamStats, StreamStatus, VideoFrame
 from console import demo
+from console.app import CentraleApp
+from registry.accounts import Accounts
+from registry.audit import AuditTrail
+from registry.clock import utc_now
+from registry.passwords import HashParameters, PasswordPolicy
+from registry.people import create_person
+from registry.roles import Level
+from registry.store import Store
+from registry.store_people import PeopleStore
 from screens.context import ConsoleContext
+from screens.session_events import SessionStarted
 
 FIXED_NOW = datetime(2026, 11, 23, 10, 30, 0)
 
@@ -104,7 +121,8 @@ def demo_camera_configs(count: int = 6) -> list[CameraConfig]:
     ]
 
 
-def context(hub: object, cameras: list[CameraConfig], layout: int = 4) -> ConsoleContext:
+def context(hub: object, cameras: list[CameraConfig], layout: int = 4,
+            accounts: Accounts | None = None) -> ConsoleContext:
     return ConsoleContext(
         hub=hub,  # type: ignore[arg-type]
         cameras=cameras,
@@ -112,4 +130,71 @@ def context(hub: object, cameras: list[CameraConfig], layout: int = 4) -> Consol
         control_room="Centrale operativa",
         layout=layout,
         clock=fixed_clock,
+        accounts=accounts,
     )
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+#: argon2id at its minimum cost: the same code path, a thousandth of the time
+FAST_HASHING = HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+FAST_POLICY = PasswordPolicy(hashing=FAST_HASHING)
+AUDIT_KEY = b"k" * 32
+
+#: one person per default role: username -> (full name, role, password)
+PEOPLE: dict[str, tuple[str, str, str]] = {
+    "mrossi": ("Mario Rossi", "operatore", "Piazza-Duomo-71"),
+    "lverdi": ("Lucia Verdi", "operatore_esperto", "Corso-Cavour-82"),
+    "gneri": ("Giulia Neri", "supervisore", "Torre-Civica-93"),
+    "pgallo": ("Paolo Gallo", "tecnico", "Cavo-Coassiale-14"),
+    "sconti": ("Sara Conti", "amministratore", "Server-Rack-25"),
+}
+
+
+def open_accounts(data_dir: Path, clock: Callable[[], datetime] = utc_now,
+                  policy: PasswordPolicy = FAST_POLICY) -> Accounts:
+    """The accounts service on a real database file in ``data_dir``."""
+    store = Store.open(data_dir)
+    return Accounts(store, AuditTrail(store, AUDIT_KEY, clock), policy, clock=clock)
+
+
+def add_people(accounts: Accounts, usernames: Iterable[str] | None = None, *,
+               must_change: Iterable[str] = ()) -> None:
+    """Store people of :data:`PEOPLE` (all by default) as an installation would have them."""
+    now = accounts.clock()
+    forced = set(must_change)
+    people = PeopleStore(accounts.store)
+    for username in usernames or PEOPLE:
+        full_name, role, password = PEOPLE[username]
+        person = create_person(username, full_name, role, Level.FIRST, password,
+                               accounts.policy, now)
+        people.add(replace(person, must_change_password=username in forced), now, "test")
+
+
+def password_of(username: str) -> str:
+    return PEOPLE[username][2]
+
+
+class SignedInApp(CentraleApp):
+    """The console with ``username`` signed in through the accounts service at start-up."""
+
+    def __init__(self, context: ConsoleContext, username: str = "mrossi") -> None:
+        super().__init__(context)
+        self.username = username
+
+    def show_sign_in(self) -> None:
+        super().show_sign_in()
+        accounts = self.context.accounts
+        assert accounts is not None
+        result = accounts.sign_in(self.username, password_of(self.username))
+        assert result.session is not None, result.message
+        self.on_session_started(SessionStarted(result.session))
+
+
+def signed_in_context(context: ConsoleContext, data_dir: Path) -> ConsoleContext:
+    """``context`` with an accounts service holding :data:`PEOPLE` in ``data_dir``."""
+    accounts = open_accounts(data_dir)
+    add_people(accounts)
+    context.accounts = accounts
+    return context
+

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pyte
 import pytest
+from console_support import SignedInApp, add_people, open_accounts
 from rich.console import Console
 
 from cameras.stream import StreamStatus
 from console.app import CentraleApp, build_context
 from console.config import CentraleConfig
 from console.demo import demo_config
+from registry.accounts import Accounts
 from registry.i18n import set_language
 from screens.blank import BlankScreen
 from screens.grid import GridScreen
@@ -38,8 +40,17 @@ def italian() -> Iterator[None]:
     set_language("en")  # the process default; other modules' tests expect it
 
 
-def make_app(cfg: CentraleConfig) -> CentraleApp:
-    return CentraleApp(build_context(cfg))
+@pytest.fixture
+def accounts(tmp_path: Path) -> Iterator[Accounts]:
+    service = open_accounts(tmp_path)
+    add_people(service)
+    yield service
+    service.store.close()
+
+
+def make_app(cfg: CentraleConfig, accounts: Accounts) -> CentraleApp:
+    """The console with an operator signed in, as every test here starts."""
+    return SignedInApp(build_context(cfg, accounts))
 
 
 async def wait_for(pilot: object, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -65,8 +76,10 @@ def open_streams(app: CentraleApp) -> set[tuple[str, str]]:
     return set(app.context.hub.open_streams())
 
 
-async def test_grid_shows_live_moving_pictures(demo_cfg: CentraleConfig) -> None:
-    app = make_app(demo_cfg)
+async def test_grid_shows_live_moving_pictures(
+    demo_cfg: CentraleConfig, accounts: Accounts
+) -> None:
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         views = list(app.screen.query(VideoView))
         assert len(views) == 4
@@ -87,8 +100,10 @@ async def test_grid_shows_live_moving_pictures(demo_cfg: CentraleConfig) -> None
         assert max(w / views[1].size.width, h / (views[1].size.height * 2)) > 0.9
 
 
-async def test_tiles_show_name_place_clock_and_status(demo_cfg: CentraleConfig) -> None:
-    app = make_app(demo_cfg)
+async def test_tiles_show_name_place_clock_and_status(
+    demo_cfg: CentraleConfig, accounts: Accounts
+) -> None:
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         tiles = list(app.screen.query(CameraTile))
         await wait_for(pilot, lambda: all("in diretta" in str(t.border_subtitle) for t in tiles))
@@ -97,8 +112,8 @@ async def test_tiles_show_name_place_clock_and_status(demo_cfg: CentraleConfig) 
         assert "/20" in str(tile.border_subtitle)  # the date of the clock, dd/mm/yyyy
 
 
-async def test_arrow_keys_move_focus(demo_cfg: CentraleConfig) -> None:
-    app = make_app(demo_cfg)
+async def test_arrow_keys_move_focus(demo_cfg: CentraleConfig, accounts: Accounts) -> None:
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         g = grid(app)
@@ -115,8 +130,8 @@ async def test_arrow_keys_move_focus(demo_cfg: CentraleConfig) -> None:
         assert g.focused_camera_index() == 0
 
 
-async def test_layouts_and_paging(demo_cfg: CentraleConfig) -> None:
-    app = make_app(demo_cfg)
+async def test_layouts_and_paging(demo_cfg: CentraleConfig, accounts: Accounts) -> None:
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         for key, tiles, empties in (("3", 6, 3), ("1", 1, 0), ("4", 6, 10), ("2", 4, 0)):
@@ -142,8 +157,10 @@ async def test_layouts_and_paging(demo_cfg: CentraleConfig) -> None:
         assert grid(app).page == 1 and grid(app).focused_camera_index() == 4
 
 
-async def test_full_view_uses_main_stream_and_escape_returns(demo_cfg: CentraleConfig) -> None:
-    app = make_app(demo_cfg)
+async def test_full_view_uses_main_stream_and_escape_returns(
+    demo_cfg: CentraleConfig, accounts: Accounts
+) -> None:
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("right", "enter")
@@ -168,9 +185,9 @@ async def test_full_view_uses_main_stream_and_escape_returns(demo_cfg: CentraleC
 
 @pytest.mark.parametrize("key", ["b", "f12"])
 async def test_privacy_blank_hides_everything_until_pressed_again(
-    demo_cfg: CentraleConfig, key: str
+    demo_cfg: CentraleConfig, accounts: Accounts, key: str
 ) -> None:
-    app = make_app(demo_cfg)
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all(v.painted_frames for v in app.screen.query(VideoView)))
         await pilot.press(key)
@@ -195,9 +212,11 @@ async def test_privacy_blank_hides_everything_until_pressed_again(
         assert isinstance(app.screen, SingleScreen)
 
 
-async def test_toast_over_live_video_is_drawn_correctly(demo_cfg: CentraleConfig) -> None:
+async def test_toast_over_live_video_is_drawn_correctly(
+    demo_cfg: CentraleConfig, accounts: Accounts
+) -> None:
     """A toast cuts the video rows; the cut rows must come from segments, not raw text."""
-    app = make_app(demo_cfg)
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         views = list(app.screen.query(VideoView))
         await wait_for(pilot, lambda: all(v.painted_frames >= 2 for v in views))
@@ -231,15 +250,15 @@ async def test_toast_over_live_video_is_drawn_correctly(demo_cfg: CentraleConfig
         assert all(len(line) == SIZE[0] for line in shown)
 
 
-async def test_english_on_request(demo_cfg: CentraleConfig) -> None:
+async def test_english_on_request(demo_cfg: CentraleConfig, accounts: Accounts) -> None:
     set_language("en")
-    app = make_app(demo_cfg)
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         footer = screen_text(app)
         assert "Full view" in footer and "Schermo intero" not in footer
     set_language("it")
-    app = make_app(demo_cfg)
+    app = make_app(demo_cfg, accounts)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "Schermo intero" in screen_text(app)
@@ -255,7 +274,7 @@ def test_demo_clips_are_made_once(tmp_path: Path) -> None:
 
 
 async def test_silent_and_unreachable_cameras_never_block_the_console(
-    demo_cfg: CentraleConfig,
+    demo_cfg: CentraleConfig, accounts: Accounts
 ) -> None:
     """A camera that accepts the connection and never answers, and one that refuses it:
     their tiles say so, the other tiles play, and keys are handled at once."""
@@ -295,7 +314,7 @@ async def test_silent_and_unreachable_cameras_never_block_the_console(
         "cameras": cams,
         "streams": StreamSettings(open_timeout_s=2, read_timeout_s=2),
     })
-    app = make_app(cfg)
+    app = make_app(cfg, accounts)
     try:
         async with app.run_test(size=SIZE) as pilot:
             views = list(app.screen.query(VideoView))

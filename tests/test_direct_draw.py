@@ -1,7 +1,7 @@
 """The direct video path: rows written past the compositor only where nothing covers them.
 
-One test drives the real console in a real pseudo-terminal and reads the screen back with a
-terminal emulator; the other checks, on a live Pilot session, which views may be written
+One test drives the real console in a real pseudo-terminal (signing in with a demo account,
+as a person would) and reads the screen back with a terminal emulator; the other checks, on a live Pilot session, which views may be written
 directly while a toast is shown.
 """
 
@@ -17,13 +17,16 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyte
 import pytest
+from console_support import SignedInApp, add_people, open_accounts
 
-from console.app import CentraleApp, build_context
+from console.app import build_context
 from console.demo import demo_config
+from registry.accounts_core import DEMO_ACCOUNTS
 from registry.i18n import set_language
 from screens.widgets.video import FrameClock, VideoView, _DirectWriter
 
@@ -38,7 +41,11 @@ class Terminal:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor",
-                   CENTRALE_DATA_DIR=str(data_dir), CENTRALE_LANG="it")
+                   CENTRALE_DATA_DIR=str(data_dir), CENTRALE_LANG="it",
+                   CENTRALE_KEY_DIR=str(data_dir / "keys"),
+                   # the audit key in the key directory, never in the user's keyring
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+        env.pop("CENTRALE_AUDIT_KEY", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "console.cli", "--demo"], stdin=slave, stdout=slave,
             stderr=slave, cwd=ROOT, env=env, start_new_session=True,
@@ -58,8 +65,20 @@ class Terminal:
                     return
                 self.stream.feed(data)
 
+    def pump_until(self, done: Callable[[], bool], timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < end, "\n".join(self.screen.display)
+            self.pump(0.1)
+
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
+
+    def sign_in(self, username: str, password: str) -> None:
+        """Type at the sign-in screen: user name, Enter, password, Enter."""
+        self.press(username.encode() + b"\r")
+        self.pump(0.3)
+        self.press(password.encode() + b"\r")
 
     def close(self) -> None:
         self.press(b"\x11")  # ctrl+q
@@ -80,6 +99,10 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_real_terminal_shows_video_and_the_privacy_blank_covers_it(demo_dir: Path) -> None:
     term = Terminal(demo_dir)
     try:
+        term.pump_until(lambda: any("Password" in line for line in term.screen.display), 15.0)
+        assert not any("▀" in line for line in term.screen.display)  # no camera yet
+        username, _name, _role, password = DEMO_ACCOUNTS[0]
+        term.sign_in(username, password)
         term.pump(6.0)
         shown = term.screen.display
         assert any("Cam 01 · Piazza Garibaldi" in line for line in shown), "\n".join(shown)
@@ -102,13 +125,15 @@ def test_real_terminal_shows_video_and_the_privacy_blank_covers_it(demo_dir: Pat
 
 
 async def test_views_under_a_toast_take_the_ordinary_path(
-    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the headless test driver has no colour system; a real terminal has one
     monkeypatch.setattr("screens.widgets.video.color_mode", lambda _console: "truecolor")
     set_language("it")
     try:
-        app = CentraleApp(build_context(demo_config(demo_dir)))
+        accounts = open_accounts(tmp_path)
+        add_people(accounts)
+        app = SignedInApp(build_context(demo_config(demo_dir), accounts))
         async with app.run_test(size=(160, 48), notifications=True) as pilot:
             views = list(app.screen.query(VideoView))
             deadline = time.monotonic() + 10
