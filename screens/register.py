@@ -33,6 +33,7 @@ from screens.bindings import N_, translate_bindings
 from screens.register_form import (
     RegisterContext,
     RegisterFormScreen,
+    clip,
     format_local,
     parse_local,
 )
@@ -141,11 +142,12 @@ class RegisterScreen(Screen[None]):
         for e in self.visits:
             third = e.third_party
             table.add_row(
-                str(e.id), format_local(e.at, zone), escape(third.name if third else ""),
-                escape(third.document if third else ""),
-                escape(f"{third.authorization_ref} ({third.authorization_issuer})"
-                       if third else ""),
-                escape(cameras_text(e)), escape(e.full_name), key=str(e.id))  # fmt: skip
+                str(e.id), format_local(e.at, zone), escape(clip(third.name, 22) if third
+                                                            else ""),
+                escape(clip(third.document, 16) if third else ""),
+                escape(clip(third.authorization_ref, 18) if third else ""),
+                escape(clip(cameras_text(e), 18)), escape(clip(e.full_name, 18)),
+                key=str(e.id))  # fmt: skip
         self.query_one("#visits-empty", Static).update(
             "" if self.visits else _("No visitor in the room."))
 
@@ -165,9 +167,9 @@ class RegisterScreen(Screen[None]):
         for e in rows:
             table.add_row(
                 str(e.id), format_local(e.at, zone), e.kind.display_title,
-                escape(e.purpose_title), escape(cameras_text(e)),
+                escape(clip(e.purpose_title, 24)), escape(clip(cameras_text(e), 16)),
                 format_local(e.span_from, zone), format_local(e.span_to, zone),
-                escape(third_party_text(e)),
+                escape(clip(third_party_text(e), 18)),
                 format_local(e.time_out, zone) if e.time_out else
                 (_("in the room") if e.is_open_visit else ""),
                 key=str(e.id))  # fmt: skip

@@ -64,6 +64,7 @@ __all__ = [
     "TIME_FORMAT",
     "RegisterContext",
     "RegisterFormScreen",
+    "clip",
     "format_local",
     "parse_local",
 ]
@@ -117,6 +118,11 @@ def parse_local(text: str, zone: ZoneInfo, *, day_only: bool = False) -> datetim
 
 def format_local(at: datetime | None, zone: ZoneInfo, fmt: str = TIME_FORMAT) -> str:
     return at.astimezone(zone).strftime(fmt) if at is not None else ""
+
+
+def clip(text: str, width: int) -> str:
+    """*text* cut to *width* characters with an ellipsis (table cells; the detail has all)."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _dom_id(field: str) -> str:
@@ -304,17 +310,20 @@ class RegisterFormScreen(Screen[RegisterEntry | None]):
         problems: list[MissingField] = []
         now = self.context.clock()
         spans: dict[str, datetime] = {}
-        for field, fallback in (("span_from", now - timedelta(hours=2)),
-                                ("span_to", now - timedelta(hours=1))):
+        for field, fallback, empty in (
+            ("span_from", now - timedelta(hours=2),
+             _("type when the footage starts, as dd/mm/yyyy hh:mm")),
+            ("span_to", now - timedelta(hours=1),
+             _("type when the footage ends, as dd/mm/yyyy hh:mm")),
+        ):
             text = self._text(field).strip()
             try:
                 spans[field] = parse_local(text, zone)
             except ValueError:
                 spans[field] = fallback
-                problems.append(MissingField(field, (
-                    _("type when the footage starts, as dd/mm/yyyy hh:mm") if not text
-                    else _("{text} is not a date and time: write it as dd/mm/yyyy hh:mm")
-                    .format(text=text))))
+                problems.append(MissingField(field, empty if not text else _(
+                    "{text} is not a date and time: write it as dd/mm/yyyy hh:mm").format(
+                        text=text)))
         third_values = [self._text(_dom_id(f)[2:]) for f in (
             "third_party.name", "third_party.document", "third_party.authorization_ref",
             "third_party.authorization_issuer")]

@@ -39,7 +39,12 @@ from registry.register_export import export_csv, export_pdf
 from registry.roles import Permission, PermissionDenied
 from registry.session import Session, require
 from screens.bindings import N_, translate_bindings
-from screens.register_form import DAY_FORMAT, RegisterContext, format_local, parse_local
+from screens.register_form import (
+    RegisterContext,
+    clip,
+    format_local,
+    parse_local,
+)
 from screens.widgets.footer import KeyFooter
 from screens.widgets.session_info import SessionInfo
 
@@ -51,6 +56,8 @@ REQUIRED_PERMISSION = Permission.REVIEW_REGISTER
 PAGE_SIZE = 50
 #: the audit action of an export, the same as ``centrale register export`` writes
 REGISTER_EXPORTED = "register_exported"
+SHORT_TIME = "%d/%m/%y %H:%M"
+SHORT_DAY = "%d/%m/%y"
 #: minutes either side of the entry whose audit events the detail shows
 AROUND_MINUTES = 30
 
@@ -230,8 +237,8 @@ class ReviewScreen(Screen[None]):
             self.dismiss(None)
             return
         table = self.query_one("#review-table", DataTable)
-        table.add_columns(_("No."), _("Signed"), _("Operator"), _("Kind"), _("Purpose"),
-                          _("Cameras"), _("Third party"), _("Reviewed"))
+        table.add_columns(_("No."), _("Signed"), _("Operator"), _("Kind"), _("Reviewed"),
+                          _("Purpose"), _("Cameras"), _("Third party"))
         self.ready = True
         self.load()
         table.focus()
@@ -335,10 +342,12 @@ class ReviewScreen(Screen[None]):
         zone = self.context.zone
         for e in self.rows:
             table.add_row(
-                str(e.id), format_local(e.at, zone), escape(e.username),
-                e.kind.display_title, escape(e.purpose_title), escape(", ".join(e.all_cameras)),
-                escape(e.third_party.name if e.third_party else ""),
-                format_local(e.review.at, zone, DAY_FORMAT) if e.review else _("to review"),
+                str(e.id), format_local(e.at, zone, SHORT_TIME), escape(clip(e.username, 12)),
+                e.kind.display_title,
+                format_local(e.review.at, zone, SHORT_DAY) if e.review else _("to review"),
+                escape(clip(e.purpose_title, 18)),
+                escape(clip(", ".join(e.all_cameras), 20)),
+                escape(clip(e.third_party.name, 20) if e.third_party else ""),
                 key=str(e.id))  # fmt: skip
         index = next((i for i, e in enumerate(self.rows) if e.id == keep), 0)
         if self.rows:
