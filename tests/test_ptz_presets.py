@@ -139,6 +139,7 @@ async def test_define_on_the_real_camera_keeps_its_token_and_position(
         defined = next(e for e in audit.entries() if e.action == "preset.defined")
         assert defined.details["token"] == preset.token and defined.actor == "rossi"
     finally:
+        await ctl.home(supervisor())
         await ctl.close()
 
 

@@ -87,14 +87,21 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
-def test_the_window_detector_sees_the_unmasked_window(ipycam_window: IpycamPeer) -> None:
+async def test_the_window_detector_sees_the_unmasked_window(ipycam_window: IpycamPeer,
+                                                            store: Store) -> None:
     """Without masks the window is there: the privacy test below could fail."""
+    ctl = control_for(ipycam_window, audit_trail(store))
+    try:
+        await ctl.home(supervisor())  # the whole picture (other tests zoom in)
+    finally:
+        await ctl.close()
     reader = StreamReader(StreamSource("raw", ipycam_window.sub_url),
                           gate=MaskGate.fixed("raw", NO_MASKS))  # fmt: skip
     reader.set_target_size(*TILE)
     reader.start()
     try:
-        assert wait_until(lambda: reader.latest() is not None, 10)
+        assert await asyncio.to_thread(wait_until, lambda: reader.latest() is not None, 10)
+        await asyncio.sleep(1.0)  # frames from before the GotoHome have passed
         frame = reader.latest()
         assert frame is not None and frame.blank is None
         x0, y0, x1, y1 = WINDOW_RECT
