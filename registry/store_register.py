@@ -192,7 +192,8 @@ class RegisterStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         direction = "ASC" if oldest_first else "DESC"
-        sql += f" ORDER BY {order} {direction}, e.id {direction}"
+        id_col = "c.entry_id" if flt.camera is not None else "e.id"  # the index's own order
+        sql += f" ORDER BY {order} {direction}, {id_col} {direction}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
