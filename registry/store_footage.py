@@ -84,11 +84,18 @@ class HealthRow:
     last_segment_end: datetime | None
 
 
+def _fast_at(text: str) -> datetime:
+    """:func:`registry.clock.parse_at` for hot paths: ``fromisoformat`` reads the same fixed
+    format (UTC, ``Z``) about fifty times faster than ``strptime``; a purge of a week of 16
+    cameras parses half a million of them."""
+    return datetime.fromisoformat(text)
+
+
 def _segment(row: tuple[Any, ...]) -> SegmentRow:
     return SegmentRow(
-        id=int(row[0]), camera=str(row[1]), state=str(row[2]), start_at=parse_at(row[3]),
-        end_at=parse_optional(row[4]), path=str(row[5]), size=int(row[6]),
-        sha256=row[7], frames=int(row[8]), key=bytes(row[9]), created_at=parse_at(row[10]),
+        id=int(row[0]), camera=str(row[1]), state=str(row[2]), start_at=_fast_at(row[3]),
+        end_at=_fast_at(row[4]) if row[4] else None, path=str(row[5]), size=int(row[6]),
+        sha256=row[7], frames=int(row[8]), key=bytes(row[9]), created_at=_fast_at(row[10]),
     )  # fmt: skip
 
 
