@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cameras.config import CameraConfig, StreamSettings, is_file_source
 from cameras.credentials import CredentialError
 from cameras.errors import CameraAuthError
+from cameras.masks import MaskSet, register_cameras
 from cameras.stream import StreamReader, StreamSource, StreamStatus
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,13 @@ class StreamHub:
         cameras: Iterable[CameraConfig],
         settings: StreamSettings,
         password_for: PasswordLookup | None = None,
+        fixed_masks: Mapping[str, MaskSet] | None = None,
     ) -> None:
+        cameras = list(cameras)
+        # Every camera gets its mask gate before any reader can exist: fixed cameras with
+        # their stored masks (*fixed_masks*, from ptz.presets), PTZ cameras blank until their
+        # mask state is known (cameras/masks.py). A camera without a gate would be blank.
+        register_cameras(cameras, fixed_masks)
         self.cameras = {c.id: c for c in cameras}
         self.settings = settings
         self._password_for = password_for or (lambda _id: None)

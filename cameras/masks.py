@@ -53,6 +53,8 @@ class BlankReason(StrEnum):
     MOVING = "moving"
     OFF_PRESET = "off_preset"
     UNKNOWN = "unknown"
+    #: no gate registered for the camera: nobody has said whether its frames are safe
+    NOT_CONFIGURED = "not_configured"
 
     @property
     def label(self) -> str:
@@ -60,6 +62,7 @@ class BlankReason(StrEnum):
             BlankReason.MOVING: _("moving"),
             BlankReason.OFF_PRESET: _("off preset"),
             BlankReason.UNKNOWN: _("position unknown"),
+            BlankReason.NOT_CONFIGURED: _("privacy masks not loaded"),
         }[self]
 
 
@@ -246,6 +249,8 @@ class Blank:
 MaskDecision = Show | Blank
 
 SHOW_ALL: Final = Show()
+#: The decision for a camera without a gate.
+NOT_CONFIGURED: Final = Blank(BlankReason.NOT_CONFIGURED)
 BLANK_UNKNOWN: Final = Blank(BlankReason.UNKNOWN)
 
 
@@ -394,9 +399,10 @@ class MaskGates:
     """Every camera's gate, by camera id, for the whole process.
 
     Readers find their camera's gate here, so that whoever builds the readers (the stream
-    hub) need not carry gates around. A camera with no registered gate shows unmasked: that
-    is a fixed camera with no masks; :func:`register_cameras` registers every configured
-    camera at start-up, PTZ ones blank until their state is known.
+    hub) need not carry gates around. A camera with no registered gate is blank (fail closed:
+    nobody has said whether its frames are safe); :func:`register_cameras`, called by the
+    stream hub, registers every configured camera: fixed ones with their stored masks, PTZ
+    ones blank until their state is known.
     """
 
     def __init__(self) -> None:
@@ -417,7 +423,7 @@ class MaskGates:
 
     def decision(self, camera_id: str) -> MaskDecision:
         gate = self._gates.get(camera_id)
-        return gate.decision() if gate is not None else SHOW_ALL
+        return gate.decision() if gate is not None else NOT_CONFIGURED
 
 
 #: The process's gates (see :class:`MaskGates`).

@@ -10,6 +10,7 @@ import pytest
 from cameras.config import CameraConfig, StreamSettings
 from cameras.credentials import CredentialStoreUnavailable
 from cameras.hub import StreamHub
+from cameras.masks import MaskGate
 from cameras.stream import StreamReader, StreamSource, StreamStatus
 from console.demo import CAMERAS, render_clip
 
@@ -29,7 +30,8 @@ def wait(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-de
 
 
 def test_file_source_plays_in_real_time_and_loops(clip: Path) -> None:
-    reader = StreamReader(StreamSource("piazza", str(clip), loop=True, realtime=True))
+    reader = StreamReader(StreamSource("piazza", str(clip), loop=True, realtime=True),
+                          gate=MaskGate.fixed("piazza"))
     reader.set_target_size(64, 36)
     started = time.monotonic()
     reader.start()
@@ -86,3 +88,34 @@ def test_missing_credential_store_shows_as_auth_failure(clip: Path) -> None:
         assert "no keyring backend" in handle.reader.status_detail
     finally:
         hub.close()
+
+
+def test_a_camera_nobody_registered_a_gate_for_is_blank(clip: Path) -> None:
+    """Fail closed: a reader whose camera has no mask gate delivers only black frames."""
+    from cameras.masks import GATES, BlankReason
+
+    GATES.unregister("orphan")
+    reader = StreamReader(StreamSource("orphan", str(clip), loop=True, realtime=True))
+    reader.set_target_size(64, 36)
+    reader.start()
+    try:
+        wait(lambda: reader.latest() is not None, timeout=2.0)
+        frame = reader.latest()
+        assert frame is not None
+        assert frame.blank is BlankReason.NOT_CONFIGURED
+        assert not frame.rgb.any()
+    finally:
+        reader.stop()
+
+
+def test_the_hub_registers_every_camera_before_any_reader(clip: Path) -> None:
+    from cameras.masks import GATES, Blank, MaskPolygon, MaskSet, Show
+
+    fixed = CameraConfig(id="fixed-1", name="Cam 02", place="Via Roma", main_url=str(clip),
+                         sub_url=str(clip), loop=True)
+    window = MaskSet((MaskPolygon.rectangle(0.0, 0.0, 0.5, 0.5),))
+    StreamHub([fixed], StreamSettings(), fixed_masks={"fixed-1": window})
+    assert GATES.decision("fixed-1") == Show(window)
+    StreamHub([fixed], StreamSettings())
+    assert GATES.decision("fixed-1") == Show()  # the masks given at start-up, none now
+    assert not isinstance(GATES.decision("fixed-1"), Blank)

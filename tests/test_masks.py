@@ -175,7 +175,9 @@ def test_bad_frame_shape_is_an_error() -> None:
 
 
 def test_reasons_have_english_msgids_and_italian_labels() -> None:
-    assert [r.label for r in BlankReason] == ["moving", "off preset", "position unknown"]
+    assert [r.label for r in BlankReason] == [
+        "moving", "off preset", "position unknown", "privacy masks not loaded"
+    ]
     set_language("it")
     try:
         labels = [r.label for r in BlankReason]
@@ -189,7 +191,7 @@ def test_reasons_have_english_msgids_and_italian_labels() -> None:
 
 def test_gates_default_and_registration() -> None:
     gates = MaskGates()
-    assert gates.decision("unknown-cam") == Show(NO_MASKS)
+    assert gates.decision("unknown-cam") == Blank(BlankReason.NOT_CONFIGURED)  # fail closed
     cams = [
         CameraConfig(id="dome", name="Dome", place="P", kind="ptz", main_url="rtsp://x/1"),
         CameraConfig(id="fisso", name="Fisso", place="P", main_url="rtsp://x/2"),

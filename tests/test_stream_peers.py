@@ -18,6 +18,7 @@ import pytest
 from peers import GstRtspPeer, IpycamPeer, free_port, wait_until
 
 from cameras.config import StreamSettings
+from cameras.masks import MaskGate
 from cameras.stream import StreamReader, StreamSource, StreamStatus
 
 pytestmark = pytest.mark.peers
@@ -75,7 +76,8 @@ def probe() -> Iterator[Callable[..., Probe]]:
         def on_frame() -> None:
             holder[0].frames += 1
 
-        reader = StreamReader(source, settings=settings, on_frame=on_frame, on_status=on_status)
+        reader = StreamReader(source, settings=settings, on_frame=on_frame, on_status=on_status,
+                              gate=MaskGate.fixed(source.camera_id))
         p = Probe(reader)
         holder.append(p)
         made.append(p)
