@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_register  # register export
 
     cli_register.add_commands(commands, sub_common)
+    from console import cli_ptz  # presets and masks
+
+    cli_ptz.add_commands(commands, sub_common)
     return parser
 
 
