@@ -47,6 +47,8 @@ __all__ = ["PAGE_SIZE", "REQUIRED_PERMISSION", "CloseVisitModal", "RegisterScree
 #: (registry.register.KIND_PERMISSION); a supervisor holds it too.
 REQUIRED_PERMISSION = Permission.PLAYBACK
 PAGE_SIZE = 50
+#: open visits listed at once (a visit left open for days is closed from the top)
+MAX_VISITS_SHOWN = 100
 
 #: action -> the permission it needs (the domain's own rule for the same call)
 ACTION_PERMISSIONS: dict[str, Permission] = {
@@ -82,7 +84,6 @@ class RegisterScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_visit", N_("New visit"), id="register.new_visit"),
         Binding("c", "close_visit", N_("Close visit"), id="register.close_visit"),
-        Binding("tab", "app.focus_next", N_("Next table"), show=False, id="register.next"),
         Binding("pagedown", "page(1)", N_("Next pg."), priority=True,
                 id="register.page_next"),
         Binding("pageup", "page(-1)", N_("Prev. pg."), priority=True,
@@ -138,7 +139,8 @@ class RegisterScreen(Screen[None]):
             self.query_one("#visits-empty", Static).update("")
             return
         zone = self.context.zone
-        self.visits = self.context.register.open_visits(session)
+        every = self.context.register.open_visits(session)
+        self.visits = every[:MAX_VISITS_SHOWN]
         for e in self.visits:
             third = e.third_party
             table.add_row(
@@ -148,8 +150,11 @@ class RegisterScreen(Screen[None]):
                 escape(clip(third.authorization_ref, 18) if third else ""),
                 escape(clip(cameras_text(e), 18)), escape(clip(e.full_name, 18)),
                 key=str(e.id))  # fmt: skip
+        hidden = len(every) - len(self.visits)
         self.query_one("#visits-empty", Static).update(
-            "" if self.visits else _("No visitor in the room."))
+            _("No visitor in the room.") if not every else
+            _("{n} more open visits not shown: close the oldest first.").format(n=hidden)
+            if hidden else "")
 
     def _load_entries(self) -> None:
         session = self.context.session

@@ -37,7 +37,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
-from registry.audit import AuditTrail
+from registry.audit import AuditTrail, VerifyResult
 from registry.clock import utc_now
 from registry.errors import CentraleError
 from registry.i18n import N_, _, ngettext
@@ -95,6 +95,11 @@ class RegisterContext:
     data_dir: Path
     #: the time written on exports and used for defaults; tests pass a fixed one
     clock: Callable[[], datetime] = utc_now
+    #: how the review verifies the trail (in a worker thread); None: ``audit.verify``.
+    #: The console may pass one that runs in another process: a million entries take
+    #: ~12 s of pure-Python HMAC, and in a thread that holds the GIL the UI answers a key
+    #: in ~2 s meanwhile (measured; see the review module).
+    verify_trail: Callable[[], VerifyResult] | None = None
 
     @property
     def session(self) -> Session | None:

@@ -18,6 +18,7 @@ The lead opens it with :func:`open_review` (F8).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,7 +51,7 @@ from screens.widgets.session_info import SessionInfo
 
 __all__ = ["PAGE_SIZE", "REGISTER_EXPORTED", "REQUIRED_PERMISSION", "ReviewNoteModal",
            "ReviewScreen", "chain_text", "entry_detail", "export_register_period",
-           "open_review"]
+           "open_review", "verify_settled"]
 
 REQUIRED_PERMISSION = Permission.REVIEW_REGISTER
 PAGE_SIZE = 50
@@ -138,6 +139,26 @@ def entry_detail(entry: RegisterEntry, events: list[AuditEntry], zone: Any) -> s
                       f"{ev.action} {ev.target}".rstrip())
         lines.append(f"[reverse]▶ {text}[/reverse]" if ev.id == e.audit_id else f"  {text}")
     return "\n".join(lines)
+
+
+def verify_settled(verify: Callable[[], VerifyResult], attempts: int = 3) -> VerifyResult:
+    """The trail's verification, repeated when it fails differently each time.
+
+    ``AuditTrail.verify`` reads the head first and the entries after, without one snapshot;
+    an event appended meanwhile (a sign-in at another desk, this screen's own review) makes
+    the head look older than the entries. A real break fails the same way every time, so
+    an alarm is raised only when two runs agree (or after *attempts* runs).
+    """
+    result = verify()
+    for _attempt in range(attempts - 1):
+        if result.ok:
+            break
+        again = verify()
+        if (again.ok, again.first_bad_id, again.reason) == (result.ok, result.first_bad_id,
+                                                           result.reason):
+            break
+        result = again
+    return result
 
 
 class ChainVerified(Message):
@@ -254,8 +275,8 @@ class ReviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="verify-trail")
     def _verify(self, generation: int) -> None:
-        result = self.context.audit.verify()
-        self.post_message(ChainVerified(result, generation))
+        verify = self.context.verify_trail or self.context.audit.verify
+        self.post_message(ChainVerified(verify_settled(verify), generation))
 
     def on_chain_verified(self, message: ChainVerified) -> None:
         # A verification started before a newer one (e.g. after a review) is stale.
@@ -327,13 +348,15 @@ class ReviewScreen(Screen[None]):
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
 
-    def load(self, keep: int | None = None) -> None:
-        """Count and read one page for the current filter; keep entry *keep* selected."""
+    def load(self, keep: int | None = None, *, recount: bool = True) -> None:
+        """Read one page for the current filter (counting it again unless only paging);
+        keep entry *keep* selected."""
         session = self.context.session
         if session is None or not self.ready:
             return
         register = self.context.register
-        self.total = register.count(session, self.filter)
+        if recount:
+            self.total = register.count(session, self.filter)
         self.page = min(self.page, self.pages - 1)
         self.rows = register.entries(session, self.filter, limit=PAGE_SIZE,
                                      offset=self.page * PAGE_SIZE)
@@ -368,7 +391,7 @@ class ReviewScreen(Screen[None]):
 
     def action_page(self, step: int) -> None:
         self.page = max(0, min(self.pages - 1, self.page + step))
-        self.load()
+        self.load(recount=False)
 
     def action_filters(self) -> None:
         self.query_one("#filter-from", Input).focus()

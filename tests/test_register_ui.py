@@ -31,7 +31,7 @@ from textual.app import App
 from textual.widgets import Checkbox, DataTable, Input, Select, SelectionList, Static
 
 from registry.accounts import Accounts
-from registry.audit import AuditTrail
+from registry.audit import AuditTrail, VerifyResult
 from registry.i18n import set_language
 from registry.register import (
     AccessKind,
@@ -46,7 +46,7 @@ from registry.store import Store
 from screens.permissions import action_allowed
 from screens.register import CloseVisitModal, RegisterScreen, open_register
 from screens.register_form import RegisterContext, RegisterFormScreen
-from screens.review import ReviewNoteModal, ReviewScreen, open_review
+from screens.review import ReviewNoteModal, ReviewScreen, open_review, verify_settled
 
 SIZE = (120, 40)
 ROME = ZoneInfo("Europe/Rome")
@@ -674,3 +674,28 @@ async def test_review_keys_are_hidden_from_a_role_without_review(world: World) -
         ctx.console.session = world.sessions["lverdi"]  # e.g. a stale screen after a change
         for action in ("mark_reviewed", "export", "verify"):
             assert screen.check_action(action, ()) is False
+
+
+class RacingTrail(AuditTrail):
+    """Failure injection: the first verification sees an append half-way (as happens when
+    another desk writes during a long verification); later ones see the settled chain."""
+
+    races = 1
+
+    def verify(self) -> VerifyResult:
+        if self.races:
+            self.races -= 1
+            return VerifyResult(False, 3, 4, "the chain's head record is older than the "
+                                "entries (replayed head)")
+        return super().verify()
+
+
+def test_a_verification_raced_by_an_append_is_not_an_alarm(world: World) -> None:
+    review_world(world)
+    racing = RacingTrail(world.store, b"k" * 32, world.clock)
+    result = verify_settled(racing.verify)
+    assert result.ok and result.checked == world.audit.verify().checked
+    # a real break fails the same way twice and is reported
+    tamper_audit(world.store, 2)
+    broken = verify_settled(AuditTrail(world.store, b"k" * 32, world.clock).verify)
+    assert not broken.ok and broken.first_bad_id == 2
