@@ -9,12 +9,21 @@ look at the report before committing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from console_support import StillHub, context, demo_camera_configs
+from console_support import (
+    SignedInApp,
+    StillHub,
+    add_people,
+    context,
+    demo_camera_configs,
+    open_accounts,
+)
 
 from cameras.stream import StreamStatus
 from console.app import CentraleApp
+from registry.accounts import Accounts
 from registry.i18n import set_language
 
 SIZE = (110, 34)
@@ -41,25 +50,39 @@ def pressing(*keys: str):  # type: ignore[no-untyped-def]
     return run
 
 
-def make_app(layout: int = 4, statuses: dict[str, StreamStatus] | None = None) -> CentraleApp:
+@pytest.fixture
+def accounts(tmp_path: Path) -> Iterator[Accounts]:
+    service = open_accounts(tmp_path)
+    add_people(service, ["mrossi"])
+    yield service
+    service.store.close()
+
+
+def make_app(accounts: Accounts, layout: int = 4,
+             statuses: dict[str, StreamStatus] | None = None) -> CentraleApp:
+    """The console with Mario Rossi (operatore) signed in."""
     cams = demo_camera_configs()
-    return CentraleApp(context(StillHub(cams, statuses), cams, layout=layout))
+    return SignedInApp(context(StillHub(cams, statuses), cams, layout=layout,
+                               accounts=accounts))
 
 
-def test_grid_2x2(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(4), terminal_size=SIZE, run_before=settle)
+def test_grid_2x2(snap_compare, accounts: Accounts) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(accounts, 4), terminal_size=SIZE, run_before=settle)
 
 
-def test_grid_3x3_with_camera_troubles(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_grid_3x3_with_camera_troubles(  # type: ignore[no-untyped-def]
+    snap_compare, accounts: Accounts
+) -> None:
     statuses = {"via-roma": StreamStatus.RECONNECTING, "rotatoria": StreamStatus.AUTH_FAILED,
                 "scuola": StreamStatus.OFFLINE}
-    assert snap_compare(make_app(9, statuses), terminal_size=SIZE, run_before=settle)
+    assert snap_compare(make_app(accounts, 9, statuses), terminal_size=SIZE,
+                        run_before=settle)
 
 
-def test_full_view(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(4), terminal_size=SIZE,
+def test_full_view(snap_compare, accounts: Accounts) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(accounts, 4), terminal_size=SIZE,
                         run_before=pressing("right", "enter"))
 
 
-def test_privacy_blank(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(4), terminal_size=SIZE, run_before=pressing("b"))
+def test_privacy_blank(snap_compare, accounts: Accounts) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(accounts, 4), terminal_size=SIZE, run_before=pressing("b"))
