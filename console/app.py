@@ -40,6 +40,7 @@ from screens.context import ConsoleContext, DemoAccount
 from screens.grid import GridScreen
 from screens.lock import LockScreen
 from screens.maintenance import MaintenanceScreen
+from screens.permissions import action_allowed
 from screens.session_events import SessionOver, SessionStarted, SessionUnlocked
 from screens.signin import SignInScreen
 
@@ -219,7 +220,9 @@ class CentraleApp(App[int]):
             return self.session is not None
         if action == "lock":
             return self.session is not None and not self.locked
-        return True
+        # the role's permissions (screens.permissions, scope "app": the register F9, the
+        # review F8 when they are bound here)
+        return action_allowed(self.session, "app", action)
 
     # -- privacy blank ---------------------------------------------------------------------
 

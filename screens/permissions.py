@@ -9,11 +9,13 @@ action is hidden.
 
 Extending it (later screens): add ``(scope, action) -> permissions`` entries to
 :data:`ACTION_PERMISSIONS` (any one of the permissions suffices), give the screen
-``ACTION_SCOPE = "<scope>"`` and mix in :class:`RoleChecked` before ``Screen``. Two entries are
-reserved for the screens of issue 3 parts 7-8 still to be bound at application level:
-``("app", "open_register")`` (F9, the access register: playback or review) and
-``("app", "open_review")`` (F8, the supervisor's review). Actions not in the map (privacy blank,
-quit, moving the focus in a form) are open to everyone.
+``ACTION_SCOPE = "<scope>"`` and mix in :class:`RoleChecked` before ``Screen``. The App's own
+actions use the scope ``"app"`` (``CentraleApp.check_action`` consults this map), and two
+entries are reserved for the screens of issue 3 parts 7-8, still to be bound there: binding
+F9 to an action named ``open_register`` (the access register: ``playback``) and F8 to
+``open_review`` (the supervisor's review: ``review_register``) hides each key from the roles
+that lack it with no other change. Actions not in the map (privacy blank, quit, moving the
+focus in a form) are open to everyone.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ ACTION_PERMISSIONS: dict[tuple[str, str], frozenset[Permission]] = {
     ("grid", "page"): W,
     ("single", "back"): W,
     ("single", "step"): W,
-    # reserved for the register and review screens (see the module docstring)
-    ("app", "open_register"): frozenset({Permission.PLAYBACK, Permission.REVIEW_REGISTER}),
+    # reserved for the register (F9) and review (F8) screens: the same rules as
+    # screens.register.REQUIRED_PERMISSION and screens.review.REQUIRED_PERMISSION
+    ("app", "open_register"): frozenset({Permission.PLAYBACK}),
     ("app", "open_review"): frozenset({Permission.REVIEW_REGISTER}),
 }
 

@@ -514,6 +514,14 @@ def test_every_mapped_action_follows_the_role(accounts: Accounts, username: str)
     single = SingleScreen(ctx, 0)
     assert single.check_action("step", ()) is may_watch
     assert single.check_action("back", ()) is may_watch
+    # the App's keys: session keys for everyone signed in, the register and review keys
+    # (reserved names) only for the roles the domain lets in
+    app = CentraleApp(ctx)
+    assert app.check_action("sign_out", ()) and app.check_action("lock", ())
+    assert app.check_action("open_register", ()) is session.allows(Permission.PLAYBACK)
+    assert app.check_action("open_review", ()) is session.allows(Permission.REVIEW_REGISTER)
+    ctx.session = None
+    assert not app.check_action("sign_out", ()) and not app.check_action("open_review", ())
 
 
 WATCHERS = {"mrossi", "lverdi", "gneri"}
