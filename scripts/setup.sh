@@ -35,8 +35,9 @@ export UV_PYTHON_DOWNLOADS=never
 "$UV" sync --locked --quiet --python "$(command -v python3.11 || command -v python3)"
 
 # --- Debian packages the console uses: DejaVu fonts for the register's PDF (names with
-# letters beyond Latin-1; without them the PDF falls back to a core font and transliterates)
-APT_PACKAGES=(fonts-dejavu-core)
+# letters beyond Latin-1; without them the PDF falls back to a core font and transliterates);
+# 7-Zip, which the export tests open packages with, as a prosecutor would (issue 6)
+APT_PACKAGES=(fonts-dejavu-core p7zip-full)
 apt_missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
