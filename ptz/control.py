@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from cameras.config import CameraConfig
 from cameras.device import OnvifDevice
@@ -40,6 +40,9 @@ from cameras.errors import CameraError, CameraProtocolError, CameraUnsupported
 from registry.i18n import N_, _
 from registry.roles import Permission
 from registry.session import Auditor, Session, require
+
+if TYPE_CHECKING:
+    from ptz.leases import LeaseBook
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +193,7 @@ class PtzControl:
         audit: Auditor,
         *,
         listener: MoveListener | None = None,
+        leases: LeaseBook | None = None,
         pulse_s: float = PULSE_S,
         tolerance: float = POSITION_TOLERANCE,
         monotonic: Callable[[], float] = time.monotonic,
@@ -198,6 +202,8 @@ class PtzControl:
         self.device = device
         self.audit = audit
         self.listener = listener
+        #: control leases (R9): when set, every command on someone's behalf takes the lease
+        self.leases = leases
         self.pulse_s = pulse_s
         self.tolerance = tolerance
         self.speed_index = DEFAULT_SPEED_INDEX
@@ -240,6 +246,12 @@ class PtzControl:
                 ) from exc
             raise
 
+    def _drive(self, session: Session, permission: Permission = Permission.PTZ) -> None:
+        """Check the permission, then take (or renew) the lease: refused before any I/O."""
+        require(session, permission, self.audit, self.camera_id)
+        if self.leases is not None:
+            self.leases.take(session, self.camera_id)
+
     def _moved(self, what: str) -> None:
         if self.listener is not None:
             self.listener.command_sent(what)
@@ -276,6 +288,8 @@ class PtzControl:
                 camera_id=self.camera_id,
                 title=N_("Zoom not allowed"),
             )
+        if self.leases is not None:
+            self.leases.take(session, self.camera_id)
         velocity = direction.velocity(self.speed)
         self._moved(str(direction))
         async with self._lock:
@@ -331,14 +345,14 @@ class PtzControl:
 
     async def stop(self, session: Session) -> None:
         """Stop now (an explicit stop, audited)."""
-        require(session, Permission.PTZ, self.audit, self.camera_id)
+        self._drive(session)
         async with self._lock:
             self._deadline = 0.0
             await self._send_stop()
         self._audit(session, PTZ_STOP)
 
     async def home(self, session: Session) -> None:
-        require(session, Permission.PTZ, self.audit, self.camera_id)
+        self._drive(session)
         self._moved("home")
         try:
             service, profile = await self._ptz()
@@ -352,7 +366,7 @@ class PtzControl:
 
     async def move_to(self, session: Session, position: PtzPosition) -> None:
         """AbsoluteMove (for the supervisor placing a camera precisely); needs define_presets."""
-        require(session, Permission.DEFINE_PRESETS, self.audit, self.camera_id)
+        self._drive(session, Permission.DEFINE_PRESETS)
         self._moved("absolute")
         try:
             service, profile = await self._ptz()
@@ -407,7 +421,7 @@ class PtzControl:
         operator would believe the camera is at the preset. :class:`PtzError` when the camera
         does not get there within ``verify_s`` seconds.
         """
-        require(session, Permission.PTZ, self.audit, self.camera_id)
+        self._drive(session)
         self._moved(f"preset {token}")
         try:
             service, profile = await self._ptz()
@@ -441,7 +455,7 @@ class PtzControl:
         The token we get back is the one kept (some devices ignore a requested token), and
         the position comes from GetStatus, so the preset can be recognised later.
         """
-        require(session, Permission.DEFINE_PRESETS, self.audit, self.camera_id)
+        self._drive(session, Permission.DEFINE_PRESETS)
         service, profile = await self._ptz()
         status = await self.status()
         if status.moving:
@@ -466,7 +480,7 @@ class PtzControl:
         return preset
 
     async def remove_preset(self, session: Session, token: str) -> None:
-        require(session, Permission.DEFINE_PRESETS, self.audit, self.camera_id)
+        self._drive(session, Permission.DEFINE_PRESETS)
         service, profile = await self._ptz()
         async with self._call("RemovePreset"):
             await service.RemovePreset({"ProfileToken": profile, "PresetToken": token})
