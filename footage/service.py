@@ -24,6 +24,7 @@ from cameras.stream import StreamSource
 from footage.index import Auditor, FootageIndex, ReconcileReport, RecorderLock, RecorderRunning
 from footage.recorder import CameraRecorder, RecorderSettings
 from footage.retention import PurgeReport, Retention
+from ptz.runtime import PtzRuntime, start_ptz_runtime
 from registry.clock import Clock, utc_now
 from registry.errors import CentraleError
 from registry.i18n import _
@@ -83,9 +84,14 @@ class RecorderService:
         settings: ServiceSettings | None = None,
         password_for: PasswordLookup | None = None,
         clock: Clock = utc_now,
+        ptz_options: dict[str, object] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.cameras = [c for c in cameras if c.enabled and c.record]
+        #: every enabled camera: PTZ ones get their mask-state timeline and tours (ptz.runtime)
+        self.all_cameras = [c for c in cameras if c.enabled]
+        self.ptz: PtzRuntime | None = None
+        self._ptz_options = ptz_options or {}
         self.store = store
         self.audit = audit
         self.stream_settings = stream_settings or StreamSettings()
@@ -112,6 +118,7 @@ class RecorderService:
             self.reconciled = self.index.reconcile(self.audit)
             self.audit.append("system", "recorder.start", "footage",
                               {"cameras": ",".join(c.id for c in self.cameras)})
+            self._start_ptz()
             for cam in self.cameras:
                 source = main_source(cam, self.stream_settings, self._password_for)
                 rec = CameraRecorder(source, self.index, settings=self.settings.recorder,
@@ -124,6 +131,19 @@ class RecorderService:
         except BaseException:
             self.stop()
             raise
+
+    def _start_ptz(self) -> None:
+        """Mask-state timeline and tours of the PTZ cameras; recording goes on without them."""
+        if not any(c.is_ptz and c.onvif for c in self.all_cameras):
+            return
+        try:
+            self.ptz = start_ptz_runtime(
+                self.all_cameras, self.store.store, self.audit, password_for=self._password_for,
+                clock=self.clock, record_timeline=True, run_tours=True, take_leases=False,
+                **self._ptz_options,
+            )
+        except CentraleError as exc:
+            log.error("PTZ machinery not started (no tours, no mask timeline): %s", exc)
 
     def purge_now(self) -> PurgeReport | None:
         try:
@@ -141,8 +161,11 @@ class RecorderService:
             self._stop.wait(self.settings.purge_interval_s)
 
     def stop(self) -> None:
-        """Close every open segment, stop purging, release the lock."""
+        """Close every open segment, stop purging and the tours, release the lock."""
         self._stop.set()
+        if self.ptz is not None:
+            self.ptz.close()
+            self.ptz = None
         for rec in self.recorders.values():
             rec.request_stop()  # all at once: each then needs at most one read timeout
         for rec in self.recorders.values():
