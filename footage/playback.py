@@ -343,11 +343,12 @@ class PlaybackReader:
             if not self._open(seg):
                 continue
             notice = ""
-            if seg.start_at > target:
+            if (seg.start_at - target).total_seconds() > self._interval:
+                # a real gap; less than a frame is the seam between two segments
                 notice = _("No recording at {at}: moved to the next recorded moment, "
                            "{next}.").format(at=self._hms(target),
                                              next=self._hms(seg.start_at))
-                target = seg.start_at
+            target = max(target, seg.start_at)
             offset = (target - seg.start_at).total_seconds()
             stream = self._container.streams.video[0]
             if offset > self._interval:
