@@ -1,4 +1,4 @@
-"""Footage commands: ``centrale recorder``, ``centrale retention run``, ``centrale holds …``.
+"""Footage commands: ``centrale recorder``, ``retention run``, ``holds …``, ``footage erase``.
 
 Wired into :mod:`console.cli` by :func:`add_commands`. The work is done in :mod:`footage`;
 this module parses, opens the services (:mod:`console.services`) and prints. Holds act on
@@ -101,6 +101,28 @@ def add_commands(commands: Any, sub_common: argparse.ArgumentParser) -> None:
     release.add_argument("hold_id", type=int, metavar="ID")
     release.add_argument("--reason", required=True, help=_("why the hold ends"))
     release.set_defaults(handler=_holds_release)
+
+    footage = commands.add_parser("footage", parents=[sub_common],
+                                  help=_("recorded footage (the supervisor's erasure)"))
+    footage_commands = footage.add_subparsers(dest="footage_command", metavar="ACTION")
+    footage_commands.required = True
+    erase = footage_commands.add_parser(
+        "erase", parents=[sub_common, identity],
+        help=_("erase a camera's footage of a span for a data subject's request "
+               "(supervisor, register entry of kind erasure)"),
+    )  # fmt: skip
+    erase.add_argument("camera", metavar="CAMERA")
+    erase.add_argument("--from", dest="span_start", required=True, metavar="ISO-TIME",
+                       help=_("start of the span to erase"))
+    erase.add_argument("--to", dest="span_end", required=True, metavar="ISO-TIME",
+                       help=_("end of the span to erase"))
+    erase.add_argument("--register-entry", dest="entry_id", type=int, required=True,
+                       metavar="ID", help=_("the signed register entry of kind erasure"))
+    erase.add_argument("--dry-run", action="store_true",
+                       help=_("only show what would be erased"))
+    erase.add_argument("--yes", action="store_true",
+                       help=_("do not ask for confirmation (the deletion cannot be undone)"))
+    erase.set_defaults(handler=_footage_erase)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -267,4 +289,45 @@ def _holds_release(args: argparse.Namespace, data_dir: Path) -> int:
     with _services(args, data_dir) as services, _signed_in(services, args) as session:
         hold = _holds(services).release(session, args.hold_id, args.reason)
         _print_hold(hold, services.config.site.timezone)
+    return EXIT_OK
+
+
+def _footage_erase(args: argparse.Namespace, data_dir: Path) -> int:
+    from footage.erasure import Erasure
+    from registry.register import AccessRegister
+
+    tz = _config(args).site.timezone
+    start = parse_time(args.span_start, tz, "--from")
+    end = parse_time(args.span_end, tz, "--to")
+    with _services(args, data_dir) as services, _signed_in(services, args) as session:
+        store = FootageStore(services.store)
+        # reads entries only: an erasure entry is signed in the console's register
+        register = AccessRegister(services.store, services.audit, lambda _s, _p: False)
+        erasure = Erasure(FootageIndex(data_dir, store), register, services.audit)
+        _entry, segs = erasure.plan(session, args.camera, start, end, args.entry_id)
+        zone = zoneinfo.ZoneInfo(tz)
+        if segs:
+            first = min(s.start_at for s in segs).astimezone(zone).isoformat(timespec="seconds")
+            last = max(s.end_at or s.start_at for s in segs).astimezone(zone).isoformat(
+                timespec="seconds")
+            print(_("{n} segments of {cam}, {mb:.1f} MB, from {first} to {last} (whole "
+                    "segments: this may reach a little before and after the span asked).")
+                  .format(n=len(segs), cam=args.camera, mb=sum(s.size for s in segs) / 1e6,
+                          first=first, last=last))
+        else:
+            print(_("No footage of {cam} in that span.").format(cam=args.camera))
+        if args.dry_run:
+            print(_("Dry run: nothing erased."))
+            return EXIT_OK
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise FootageCommandError(_("--yes: the erasure cannot be undone; confirm it "
+                                            "with --yes when not asked at a terminal"))
+            answer = input(_("Erase them for good? Type yes: "))
+            if answer.strip().lower() not in ("yes", _("yes")):
+                print(_("Nothing erased."))
+                return EXIT_OK
+        receipt = erasure.erase(session, args.camera, start, end, args.entry_id)
+    print(_("Erased {n} segments ({mb:.1f} MB) of {cam}; receipt: audit entry {id}.").format(
+        n=receipt.segments, mb=receipt.bytes / 1e6, cam=receipt.camera, id=receipt.audit_id))
     return EXIT_OK
