@@ -156,9 +156,9 @@ class PlaybackPickScreen(Screen[None]):
         with Vertical(id="pick-body"):
             with Horizontal(classes="form-row"):
                 yield Label(_("Camera"), classes="form-label")
-                yield Select([(f"{c.id} · {c.name}", c.id) for c in cams],
-                             value=cams[0].id if cams else Select.BLANK, allow_blank=not cams,
-                             compact=True, id="camera")  # fmt: skip
+                camera: Select[str] = Select([(f"{c.id} · {c.name}", c.id) for c in cams],
+                                             allow_blank=not cams, compact=True, id="camera")
+                yield camera
             with Horizontal(classes="form-row"):
                 yield Label(_("From"), classes="form-label")
                 yield Input(format_local(start, self.context.zone), id="at", compact=True,
