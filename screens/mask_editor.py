@@ -47,7 +47,7 @@ from ptz.control import Direction, PtzControl
 from ptz.maskstate import MaskStateKind, MaskStateMachine
 from ptz.presets import Preset
 from registry.errors import CentraleError
-from registry.i18n import _
+from registry.i18n import _, ngettext
 from registry.roles import Permission
 from registry.session import require
 from screens.bindings import N_, translate_bindings
@@ -245,9 +245,11 @@ class MaskEditorScreen(Screen[None]):
         canvas.redraw()
         mode = (_("moving polygon") if self.moving else _("rectangle") if self.rect_start
                 else _("polygon") if self.draft else _("cursor"))  # fmt: skip
-        bar = _("Masks of {camera} · {view} · {n} polygons · {mode} · cursor {x:.2f}, {y:.2f}"
+        count = ngettext("{n} polygon", "{n} polygons", len(self.polygons)).format(
+            n=len(self.polygons))
+        bar = _("Masks of {camera} · {view} · {count} · {mode} · cursor {x:.2f}, {y:.2f}"
                 ).format(camera=escape(self.camera.name), view=escape(self._view_name()),
-                         n=len(self.polygons), mode=mode, x=self.cursor[0], y=self.cursor[1])
+                         count=count, mode=mode, x=self.cursor[0], y=self.cursor[1])
         if self.dirty:
             bar += " · " + _("unsaved")
         self.query_one("#editor-bar", Static).update(bar)
