@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_support import (
+from test_export_support import (
     PASSWORD,
     Env,
     clip_frames,

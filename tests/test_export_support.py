@@ -1,4 +1,4 @@
-"""Shared by the export tests: a real recording from the GStreamer peer, the services around
+"""Support for the export tests (no tests here): a real recording from the GStreamer peer, the
 it, and helpers that read exported clips back frame by frame."""
 
 from __future__ import annotations
