@@ -17,8 +17,6 @@ The lead opens it with :func:`open_review` (F8).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,11 +30,10 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Label, Select, Static
 
-from registry.audit import AuditEntry, VerifyResult
+from registry.audit import VerifyResult
 from registry.errors import CentraleError
 from registry.i18n import _, ngettext
 from registry.register import RegisterEntry, RegisterFilter
-from registry.register_export import export_csv, export_pdf
 from registry.roles import Permission, PermissionDenied
 from registry.session import Session, require
 from screens.bindings import N_, translate_bindings
@@ -47,6 +44,14 @@ from screens.register_form import (
     parse_local,
 )
 from screens.widgets.footer import KeyFooter
+from screens.widgets.register_review import (
+    AROUND_MINUTES,
+    REGISTER_EXPORTED,
+    chain_text,
+    entry_detail,
+    export_register_period,
+    verify_settled,
+)
 from screens.widgets.session_info import SessionInfo
 
 __all__ = ["PAGE_SIZE", "REGISTER_EXPORTED", "REQUIRED_PERMISSION", "ReviewNoteModal",
@@ -55,12 +60,8 @@ __all__ = ["PAGE_SIZE", "REGISTER_EXPORTED", "REQUIRED_PERMISSION", "ReviewNoteM
 
 REQUIRED_PERMISSION = Permission.REVIEW_REGISTER
 PAGE_SIZE = 50
-#: the audit action of an export, the same as ``centrale register export`` writes
-REGISTER_EXPORTED = "register_exported"
 SHORT_TIME = "%d/%m/%y %H:%M"
 SHORT_DAY = "%d/%m/%y"
-#: minutes either side of the entry whose audit events the detail shows
-AROUND_MINUTES = 30
 
 REVIEWED_CHOICES = (("all", N_("All")), ("no", N_("To review")), ("yes", N_("Reviewed")))
 
@@ -77,88 +78,6 @@ def open_review(app: App[Any], context: RegisterContext) -> bool:
         return False
     app.push_screen(ReviewScreen(context))
     return True
-
-
-def chain_text(result: VerifyResult | None) -> str:
-    """The one line at the top of the review: intact, broken (where, why), or checking."""
-    if result is None:
-        return _("Verifying the audit trail…")
-    if result.ok:
-        return ngettext("Audit trail intact: {n} entry verified",
-                        "Audit trail intact: {n} entries verified",
-                        result.checked).format(n=result.checked)
-    if result.first_bad_id is None:
-        return _("WARNING: audit trail broken ({reason})").format(reason=result.reason)
-    return _("WARNING: chain broken at entry {id} ({reason})").format(
-        id=result.first_bad_id, reason=result.reason)
-
-
-def entry_detail(entry: RegisterEntry, events: list[AuditEntry], zone: Any) -> str:
-    """Every field of *entry* and the audit events around it, as console markup."""
-    e = entry
-
-    def line(label: str, value: str) -> str:
-        return f"[b]{escape(label)}:[/b] {escape(value)}" if value else ""
-
-    third = e.third_party
-    fields = [
-        f"[b]{_('Entry {id}').format(id=e.id)}[/b] · {escape(e.kind.display_title)}",
-        line(_("Signed"), format_local(e.at, zone)),
-        line(_("Operator"), f"{e.full_name} ({e.username}, {e.role})"),
-        line(_("Purpose"), e.purpose_title + (f": {e.purpose_text}" if e.purpose_text
-                                              else "")),
-        line(_("Cameras"), ", ".join(e.cameras)),
-        line(_("Footage"), f"{format_local(e.span_from, zone)} – "
-                           f"{format_local(e.span_to, zone)}"),
-        line(_("Viewed"), (", ".join(e.viewed_cameras) + " · " + format_local(e.viewed_from,
-             zone) + " – " + format_local(e.viewed_to, zone)) if e.viewed_cameras else ""),
-        line(_("Third party"), f"{third.name} · {third.document}" if third else ""),
-        line(_("Authorization"), f"{third.authorization_ref} · {third.authorization_issuer}"
-             if third else ""),
-        line(_("Declaration"), (_("made") if e.confidentiality_declared else _("not made"))
-             if third else ""),
-        line(_("Copy delivered to"), e.recipient or ""),
-        line(_("Time out"), format_local(e.time_out, zone) if e.time_out else
-             (_("still in the room") if e.is_open_visit else "")),
-        line(_("Observations"), e.observations),
-        line(_("Exported file"), f"{e.file_name} (SHA-256 {e.file_sha256})"
-             if e.file_name else ""),
-    ]  # fmt: skip
-    lines = [x for x in fields if x]
-    if e.review is not None:
-        lines.append(line(_("Reviewed"), f"{e.review.reviewer_name} · "
-                          f"{format_local(e.review.at, zone)} · {e.review.note}"))
-    else:
-        lines.append(f"[b]{_('Reviewed')}:[/b] [i]{_('not yet')}[/i]")
-    lines.append("")
-    lines.append(f"[b]{_('Audit events within {n} minutes').format(n=AROUND_MINUTES)}[/b]")
-    if not events:
-        lines.append(_("none"))
-    for ev in events:
-        text = escape(f"{format_local(ev.at, zone, '%d/%m %H:%M:%S')} #{ev.id} {ev.actor} "
-                      f"{ev.action} {ev.target}".rstrip())
-        lines.append(f"[reverse]▶ {text}[/reverse]" if ev.id == e.audit_id else f"  {text}")
-    return "\n".join(lines)
-
-
-def verify_settled(verify: Callable[[], VerifyResult], attempts: int = 3) -> VerifyResult:
-    """The trail's verification, repeated when it fails differently each time.
-
-    ``AuditTrail.verify`` reads the head first and the entries after, without one snapshot;
-    an event appended meanwhile (a sign-in at another desk, this screen's own review) makes
-    the head look older than the entries. A real break fails the same way every time, so
-    an alarm is raised only when two runs agree (or after *attempts* runs).
-    """
-    result = verify()
-    for _attempt in range(attempts - 1):
-        if result.ok:
-            break
-        again = verify()
-        if (again.ok, again.first_bad_id, again.reason) == (result.ok, result.first_bad_id,
-                                                           result.reason):
-            break
-        result = again
-    return result
 
 
 class ChainVerified(Message):
@@ -514,32 +433,6 @@ class ReviewScreen(Screen[None]):
 
 def session_username(session: Session | None) -> str | None:
     return session.username if session is not None else None
-
-
-def export_register_period(context: RegisterContext, session: Session, fmt: str,
-                           first: date, last: date, path: Path) -> int:
-    """The whole register of ``first..last`` (every person: it is the period's official
-    copy, whatever the screen's other filters) into *path*; audited like the CLI's export."""
-    require(session, REQUIRED_PERMISSION, context.audit, "register")
-    zone = context.zone
-    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    flt = RegisterFilter(period_from=start, period_to=end)
-    entries = context.register.iter_entries(session, flt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    console = context.console
-    if fmt == "csv":
-        count = export_csv(entries, path, zone)
-    else:
-        count = export_pdf(entries, path, tz=zone, comune=console.site_name,
-                           control_room=console.control_room, period=(first, last),
-                           generated_at=context.clock())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    context.audit.append(session.username, REGISTER_EXPORTED, path.name, {
-        "format": fmt, "from": first.isoformat(), "to": last.isoformat(), "entries": count,
-        "file": str(path.absolute()), "sha256": digest,
-    })  # fmt: skip
-    return count
 
 
 class ReviewNoteModal(ModalScreen[RegisterEntry | None]):
