@@ -44,6 +44,8 @@ __all__ = ["REQUIRED_PERMISSION", "HoldFormModal", "HoldsContext", "HoldsScreen"
            "ReleaseHoldModal", "hold_state", "open_holds"]
 
 REQUIRED_PERMISSION = Permission.HOLD
+#: dates in the table (the detail below it has them in full)
+SHORT = "%d/%m/%y %H:%M"
 
 
 @dataclass
@@ -110,8 +112,8 @@ class HoldsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#holds", DataTable)
-        table.add_columns(_("No."), _("State"), _("Ground"), _("Authority"), _("Reference"),
-                          _("Cameras"), _("From"), _("To"), _("Expires"), _("Placed by"))
+        table.add_columns(_("No."), _("State"), _("Ground"), _("Reference"), _("Cameras"),
+                          _("Footage"), _("Expires"))
         self.reload()
         table.focus()
 
@@ -128,11 +130,11 @@ class HoldsScreen(Screen[None]):
         table = self.query_one("#holds", DataTable)
         table.clear()
         for h in self.rows:
-            table.add_row(str(h.id), hold_state(h, now), clip(Ground(h.ground).label, 24),
-                          clip(h.authority, 18), clip(h.reference, 14),
-                          clip(", ".join(h.cameras), 16), format_local(h.span_start, zone),
-                          format_local(h.span_end, zone), format_local(h.expires_at, zone),
-                          h.placed_by, key=str(h.id))  # fmt: skip
+            table.add_row(str(h.id), hold_state(h, now), clip(Ground(h.ground).label, 18),
+                          clip(h.reference, 14), clip(", ".join(h.cameras), 14),
+                          f"{format_local(h.span_start, zone, SHORT)}–"
+                          f"{format_local(h.span_end, zone, SHORT)}",
+                          format_local(h.expires_at, zone, SHORT), key=str(h.id))  # fmt: skip
         if select is not None:
             ids = [h.id for h in self.rows]
             if select in ids:
@@ -160,6 +162,9 @@ class HoldsScreen(Screen[None]):
         zone = self.context.zone
         lines = [f"[b]{escape(Ground(h.ground).label)}[/b] — {escape(h.authority)}, "
                  f"{escape(h.reference)}",
+                 _("Cameras {cams}; footage from {start} to {end}; expires {exp}").format(
+                     cams=escape(", ".join(h.cameras)), start=format_local(h.span_start, zone),
+                     end=format_local(h.span_end, zone), exp=format_local(h.expires_at, zone)),
                  _("Placed by {who} on {at}").format(who=escape(h.placed_by),
                                                     at=format_local(h.placed_at, zone))]
         if h.note:

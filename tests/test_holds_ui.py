@@ -100,7 +100,7 @@ async def test_holds_are_listed_with_their_state(hw: HWorld) -> None:
     app = HoldsApp(hw.as_("gneri"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        got = {r[4]: r[1] for r in rows(app)}
+        got = {r[3]: r[1] for r in rows(app)}
         assert got == {"RG 1/26": "in force", "RG 2/26": "released", "RG 3/26": "expired"}
         assert rows(app)[0][0] == "3"  # newest first
         detail = str(app.screen.query_one("#hold-detail", Static).render())
@@ -148,7 +148,7 @@ async def test_a_hold_is_placed_through_the_form_and_errors_keep_what_was_typed(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, HoldsScreen)
-        assert rows(app)[0][1] == "in force" and rows(app)[0][4] == "RG 77/26"
+        assert rows(app)[0][1] == "in force" and rows(app)[0][3] == "RG 77/26"
     (hold,) = hw.holds.listing(hw.w.sessions["gneri"])
     assert hold.cameras == (cams[0].id, cams[1].id) and hold.note == "furto in piazza"
     assert hold.span_start == datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 08:00 in Rome
