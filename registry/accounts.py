@@ -80,6 +80,9 @@ from registry.people import (
 from registry.roles import OperatorPresenceRequired, require_operator_presence
 from registry.session import Session
 
+#: the end reason of a session its console left open (crash, power cut)
+STALE = "not_closed"
+
 
 class Accounts(PeopleManagement):
     """People, their passwords and their console sessions, audited.
@@ -263,6 +266,23 @@ class Accounts(PeopleManagement):
         if session.cosigner:
             details["cosigner"] = session.cosigner
         self.audit.append(session.username, LOGOUT, session.username, details)
+
+    def close_stale_sessions(self) -> list[int]:
+        """At a console's start: end the sessions this workstation left open (a crash, a
+        power cut), so that the trail shows where each session ended. Audited as ``system``
+        with reason ``not_closed``; sessions of other workstations are left alone."""
+        closed: list[int] = []
+        with self.store.transaction():
+            now = self.clock()
+            for row in self.people_store.open_sessions():
+                if row.workstation != self.workstation:
+                    continue
+                self.people_store.close_session(row.id, now, STALE)
+                details = {"session": str(row.id), "reason": STALE,
+                           "started_at": row.started_at.isoformat()} | self._where()
+                self.audit.append(SYSTEM_ACTOR, LOGOUT, row.username, details)
+                closed.append(row.id)
+        return closed
 
     def lock(self, session: Session) -> None:
         """The idle lock or the lock key: the session stays open, the screen is hidden."""

@@ -194,10 +194,21 @@ class AuditTrail:
     # ---------------------------------------------------------------- verifying
 
     def verify(self) -> VerifyResult:
-        """Walk the whole chain; report the first id where it stops being genuine."""
+        """Walk the whole chain; report the first id where it stops being genuine.
+
+        Reads one snapshot of the database, so entries appended meanwhile by consoles and
+        the recorder are neither half-seen nor taken for tampering. The mirror is read
+        before the snapshot: it is written after each commit, so it can only be at or
+        behind the snapshot, unless entries were really removed.
+        """
+        mirrored = self._mirror.load() if self._mirror is not None else None
+        with self._store.snapshot() as snapshot:
+            return self._verify(snapshot, mirrored)
+
+    def _verify(self, store: Store, mirrored: MirroredHead | None) -> VerifyResult:
         key = self._key
-        checkpoint = self._store.audit_checkpoint()
-        head = self._store.audit_head()
+        checkpoint = store.audit_checkpoint()
+        head = store.audit_head()
         checked = 0
 
         def bad(entry_id: int | None, reason: str) -> VerifyResult:
@@ -213,7 +224,7 @@ class AuditTrail:
         else:
             expected_id, expected_prev = 1, GENESIS
 
-        for row in self._store.audit_rows():
+        for row in store.audit_rows():
             if row.id != expected_id:
                 if row.id < expected_id:
                     return bad(row.id, f"entry {row.id} lies before the prune checkpoint")
@@ -243,7 +254,6 @@ class AuditTrail:
                            "entries (replayed head)")
 
         if self._mirror is not None:
-            mirrored = self._mirror.load()
             if mirrored is None:
                 if checked or checkpoint is not None:
                     return bad(None, "the head mirror next to the key is missing")
@@ -254,7 +264,7 @@ class AuditTrail:
                 return bad(last_id, f"entry {last_id} differs from the head mirror")
             elif mirrored.last_id < last_id:
                 # Behind: a crash between commit and mirror write. Fine if it matches.
-                kept = self._store.audit_row(mirrored.last_id)
+                kept = store.audit_row(mirrored.last_id)
                 at_checkpoint = (checkpoint is not None
                                  and checkpoint.last_id == mirrored.last_id
                                  and checkpoint.last_mac == mirrored.last_mac)

@@ -12,6 +12,7 @@ rewrite. Rows leave this module as frozen dataclasses, never as ``sqlite3.Row``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -132,6 +133,30 @@ class Store:
             conn.close()
             raise
         return cls(conn, path)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """A read-only view of the database as of now, on a connection of its own.
+
+        Long reads that must see one consistent state (verifying the audit chain while
+        consoles keep appending) use it: WAL lets them read while others write, and writers
+        on this store's connection are not blocked by the open read transaction.
+        """
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                   check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute("BEGIN")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # start the read
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open a read snapshot: {e}") from e
+        try:
+            yield Store(conn, self.path)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("COMMIT")
+            conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -553,3 +553,32 @@ def test_two_workstations_count_failures_on_one_account(tmp_path: Path, store: S
         assert get(accounts, "olga").failed_attempts == 3
         assert {e.details.get("workstation") for e in
                 accounts.audit.entries(action="login_failed")} == {"ws-1", "ws-2"}
+
+
+def test_a_console_start_closes_the_sessions_its_workstation_left_open(tmp_path: Path) -> None:
+    from registry.accounts import STALE
+
+    store = Store.open(tmp_path)
+    clock = _StaleClock()
+    audit = AuditTrail(store, b"k" * 32, clock)
+    here = Accounts(store, audit, clock=clock, workstation="PL-01")
+    there = Accounts(store, audit, clock=clock, workstation="PL-02")
+    here.bootstrap_supervisor("capo", "Anna Capo", "Sorveglianza-2026!x")
+    people = PeopleStore(store)
+    left_here = people.open_session("capo", clock(), workstation="PL-01")
+    left_there = people.open_session("capo", clock(), workstation="PL-02")
+    assert here.close_stale_sessions() == [left_here]
+    row = people.session(left_here)
+    assert row is not None and row.end_reason == STALE
+    assert [r.id for r in people.open_sessions()] == [left_there]  # another console's
+    last = audit.entries()[-1]
+    assert (last.actor, last.action, last.target) == ("system", "logout", "capo")
+    assert last.details["reason"] == STALE
+    assert there.close_stale_sessions() == [left_there]
+    assert audit.verify().ok
+    store.close()
+
+
+class _StaleClock:
+    def __call__(self) -> datetime:
+        return datetime(2026, 5, 4, 7, 0, tzinfo=UTC)

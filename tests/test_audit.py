@@ -498,3 +498,44 @@ def test_two_connections_appending_interleaved_keep_one_chain(
             th.join()
         result = trails[0].verify()
         assert result.ok and result.checked == 100
+
+
+def test_verify_while_others_append_sees_one_snapshot_and_no_false_alarm(
+    tmp_path: Path,
+) -> None:
+    """A console verifies while the recorder and other consoles keep appending."""
+    import threading
+
+    from registry.audit import utc_now as real_clock
+
+    store = Store.open(tmp_path)
+    mirror = FileHeadMirror(tmp_path / "keys" / HEAD_FILE)
+    trail = AuditTrail(store, KEY, real_clock, mirror=mirror)
+    for i in range(3000):
+        trail.append("recorder", "purge", f"cam-{i % 16}")
+    writer_store = Store.open(tmp_path)  # another process's connection
+    writer = AuditTrail(writer_store, KEY, real_clock, mirror=mirror)
+    stop = threading.Event()
+    appended = 0
+
+    def keep_appending() -> None:
+        nonlocal appended
+        while not stop.is_set():
+            writer.append("mrossi", "ptz_move", "cam-1")
+            trail.append("recorder", "segment", "cam-2")  # and on the verifier's connection
+            appended += 2
+
+    thread = threading.Thread(target=keep_appending)
+    thread.start()
+    try:
+        results = [trail.verify() for _ in range(5)]
+    finally:
+        stop.set()
+        thread.join()
+    assert appended > 0
+    assert all(r.ok for r in results), [r.reason for r in results if not r.ok]
+    assert results[0].checked >= 3000
+    final = trail.verify()
+    assert final.ok and final.checked == 3000 + appended
+    writer_store.close()
+    store.close()
