@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_ptz  # presets and masks
 
     cli_ptz.add_commands(commands, sub_common)
+    from console import cli_export  # clip export, verify, removable media
+
+    cli_export.add_commands(commands, sub_common)
     return parser
 
 

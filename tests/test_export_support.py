@@ -1,5 +1,5 @@
-"""Support for the export tests (no tests here): a real recording from the GStreamer peer, the
-it, and helpers that read exported clips back frame by frame."""
+"""Support for the export tests (no tests here): a real recording from the GStreamer peer,
+the services around it, and helpers that read exported clips back frame by frame."""
 
 from __future__ import annotations
 
