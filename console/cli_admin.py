@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 import time
@@ -125,6 +126,10 @@ def add_commands(commands: Any, sub_common: argparse.ArgumentParser) -> None:
     verify = audit_actions.add_parser(
         "verify", parents=[sub_common],
         help=_("check the hash chain: exit 0 when intact, 1 naming the first broken entry"),
+    )  # fmt: skip
+    verify.add_argument(
+        "--json", action="store_true",
+        help=_("print the result as one JSON object (for the console's review screen)"),
     )  # fmt: skip
     verify.set_defaults(handler=_audit_verify)
 
@@ -391,6 +396,11 @@ def _audit_verify(args: argparse.Namespace, data_dir: Path) -> int:
         result = services.audit.verify()
         elapsed = max(time.perf_counter() - started, 1e-9)
     rate = result.checked / elapsed
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": result.ok, "checked": result.checked,
+                          "first_bad_id": result.first_bad_id, "reason": result.reason,
+                          "seconds": round(elapsed, 3)}))
+        return EXIT_OK if result.ok else EXIT_FAILURE
     if result.ok:
         print(_("Audit trail intact: {n} entries checked in {s:.2f} s ({rate:,.0f} "
                 "entries/s).").format(n=result.checked, s=elapsed, rate=rate))

@@ -378,6 +378,18 @@ def test_audit_verify_intact_then_edited(initialised: Run, data: Path) -> None:
     assert "2 entries checked before it" in err
 
 
+def test_audit_verify_json_for_the_review_screen(initialised: Run, data: Path) -> None:
+    import json
+
+    code, out, _err = initialised("audit", "verify", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["ok"] and result["checked"] == len(trail(data))
+    tamper(data, "UPDATE audit SET action = 'x' WHERE id = 1")
+    code, out, _err = initialised("audit", "verify", "--json")
+    result = json.loads(out)
+    assert code == 1 and not result["ok"] and result["first_bad_id"] == 1
+
+
 def test_audit_verify_detects_a_deleted_entry(initialised: Run, data: Path) -> None:
     add(initialised, "m.rossi", "operatore")
     tamper(data, "DELETE FROM audit WHERE id = 2")
