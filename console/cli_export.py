@@ -139,9 +139,14 @@ def _bad_input() -> Iterator[None]:
         raise UsageError(exc.message, title=exc.title) from None
 
 
+_DEST: Final = {"--from": "start", "--to": "end", "--as": "as_user"}
+
+
 def _require(args: argparse.Namespace, *names: str) -> None:
+    """Every option in *names* given and not blank; else a message naming the first one."""
     for name in names:
-        if not (getattr(args, name.lstrip("-").replace("-", "_"), None) or "").strip():
+        dest = _DEST.get(name, name.lstrip("-").replace("-", "_"))
+        if not (getattr(args, dest, None) or "").strip():
             raise UsageError(_("{option} is required").format(option=name))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from peers import GstRtspPeer
 from test_export_support import (
     PASSWORD,
     Env,
@@ -29,7 +30,6 @@ from test_export_support import (
     record,
     source_frames,
 )
-from peers import GstRtspPeer
 
 from cameras.masks import MaskSet, mask_pixels
 from footage import export as export_mod

@@ -3,6 +3,7 @@ pedestrian footage, and redacted exports of a real recording checked frame by fr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,8 +97,8 @@ def test_subject_only_obscures_everything_but_the_subject_and_fails_closed() -> 
 
 def test_boxes_are_validated_and_round_trip_through_json() -> None:
     plan = RedactionPlan((box(RedactionKind.BLUR), box(RedactionKind.KEEP)))
-    assert RedactionPlan.loads(__import__("json").dumps(plan.to_json())) == plan
-    with pytest.raises(RedactionError, match="x1 = 1.5"):
+    assert RedactionPlan.loads(json.dumps(plan.to_json())) == plan
+    with pytest.raises(RedactionError, match=r"x1 = 1\.5"):
         RedactionBox(0.1, 0.1, 1.5, 0.5, RedactionKind.BLUR, T0, T0 + S)
     with pytest.raises(RedactionError, match="too small"):
         RedactionBox(0.1, 0.1, 0.101, 0.5, RedactionKind.BLUR, T0, T0 + S)
