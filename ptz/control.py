@@ -6,6 +6,10 @@ pushes the Stop back, so a held key (auto-repeat) moves smoothly with one comman
 ContinuousMove also carries an ONVIF ``Timeout`` a little longer than the pulse, so a camera
 stops by itself if our Stop never arrives (console killed, network gone).
 
+With a :class:`~ptz.leases.LeaseBook` (``leases``), every command sent on someone's behalf
+first takes or renews the camera's control lease (R9): a refusal comes before any request
+and before the picture is blanked. Tests of the control alone leave ``leases`` unset.
+
 Before any command that moves the camera is sent, the :class:`MoveListener` (the camera's
 mask state machine, :mod:`ptz.maskstate`) is told, so the picture is blanked before the view
 can change. Every command sent on someone's behalf is checked (``registry.session.require``)
