@@ -237,7 +237,8 @@ def test_fixed_camera_masks_from_the_database_on_gst_rtsp(gst_rtsp: GstRtspPeer,
                      MaskPolygon.of([(0.6, 0.1), (0.9, 0.1), (0.75, 0.5)])))
     book.set_fixed_masks(supervisor(), cam.id, masks)
     register_cameras([cam], book.all_fixed_masks())
-    hub = StreamHub([cam], StreamSettings())
+    # the hub registers gates too: it must be given the stored masks (None would mean "none")
+    hub = StreamHub([cam], StreamSettings(), fixed_masks=book.all_fixed_masks())
     raw = StreamReader(StreamSource("raw-gst", gst_rtsp.file_url),
                        gate=MaskGate.fixed("raw-gst"))  # fmt: skip
     raw.set_target_size(*TILE)
