@@ -438,20 +438,23 @@ def register_cameras(
     """Register a gate for each camera (``CameraConfig``): PTZ blank, fixed with its masks.
 
     ``fixed_masks`` are the stored masks of fixed cameras (``ptz.presets``); a camera that
-    has none shows whole. Idempotent: a PTZ camera's existing gate is kept (its state
+    has none shows whole. ``None`` means the caller does not know them (a hub built without
+    the database): existing gates are then left exactly as they are. Idempotent: a PTZ camera's existing gate is kept (its state
     machine holds it), a fixed camera's gets the given masks, so the order in which the hub,
     the console and the PTZ services start does not matter.
     """
-    masks = fixed_masks or {}
     out: dict[str, MaskGate] = {}
     for cam in cameras:
         existing = gates.get(cam.id)
         if cam.is_ptz:
             gate = existing if existing is not None else gates.register(MaskGate.ptz(cam.id))
         else:
-            decision = Show(masks.get(cam.id, NO_MASKS))
+            decision = Show((fixed_masks or {}).get(cam.id, NO_MASKS))
             if existing is not None:
-                existing.set(decision)
+                # Only the stored masks may change a gate: a caller that does not know them
+                # (None) must never take masks away that someone else loaded.
+                if fixed_masks is not None:
+                    existing.set(decision)
                 gate = existing
             else:
                 gate = gates.register(MaskGate(cam.id, decision))

@@ -116,6 +116,11 @@ def test_the_hub_registers_every_camera_before_any_reader(clip: Path) -> None:
     window = MaskSet((MaskPolygon.rectangle(0.0, 0.0, 0.5, 0.5),))
     StreamHub([fixed], StreamSettings(), fixed_masks={"fixed-1": window})
     assert GATES.decision("fixed-1") == Show(window)
+    # A hub that does not know the stored masks never takes them away.
     StreamHub([fixed], StreamSettings())
-    assert GATES.decision("fixed-1") == Show()  # the masks given at start-up, none now
+    assert GATES.decision("fixed-1") == Show(window)
+    # The stored masks say "none" now (the supervisor removed them): shown whole.
+    StreamHub([fixed], StreamSettings(), fixed_masks={})
+    assert GATES.decision("fixed-1") == Show()
     assert not isinstance(GATES.decision("fixed-1"), Blank)
+    GATES.unregister("fixed-1")
