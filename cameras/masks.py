@@ -439,9 +439,10 @@ def register_cameras(
 
     ``fixed_masks`` are the stored masks of fixed cameras (``ptz.presets``); a camera that
     has none shows whole. ``None`` means the caller does not know them (a hub built without
-    the database): existing gates are then left exactly as they are. Idempotent: a PTZ camera's existing gate is kept (its state
-    machine holds it), a fixed camera's gets the given masks, so the order in which the hub,
-    the console and the PTZ services start does not matter.
+    the database): existing gates are then left exactly as they are. Idempotent: a PTZ
+    camera's existing gate is kept (its state machine holds it), a fixed camera's gets the
+    given masks, so the order in which the hub, the console and the PTZ services start does
+    not matter.
     """
     out: dict[str, MaskGate] = {}
     for cam in cameras:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,12 +29,16 @@ from textual.widgets import Input, TextArea
 
 from cameras.credentials import get_camera_password
 from cameras.hub import StreamHub
+from cameras.masks import MaskSet
 from console.config import CentraleConfig
+from ptz.presets import PresetBook
 from registry.accounts import Accounts
 from registry.accounts_core import DEMO_ACCOUNTS
 from registry.i18n import _
+from registry.register import AccessRegister
 from registry.roles import Permission
 from registry.session import Session
+from registry.store_ptz import PtzStore
 from screens.bindings import N_, translate_bindings
 from screens.blank import BlankScreen
 from screens.context import ConsoleContext, DemoAccount
@@ -41,6 +46,9 @@ from screens.grid import GridScreen
 from screens.lock import LockScreen
 from screens.maintenance import MaintenanceScreen
 from screens.permissions import action_allowed
+from screens.register import open_register
+from screens.register_form import RegisterContext
+from screens.review import open_review
 from screens.session_events import SessionOver, SessionStarted, SessionUnlocked
 from screens.signin import SignInScreen
 
@@ -50,6 +58,8 @@ PRIVACY_KEY = "f12"
 PRIVACY_KEY_ALT = "b"
 SIGN_OUT_KEY = "f10"
 LOCK_KEY = "ctrl+l"
+REGISTER_KEY = "f9"
+REVIEW_KEY = "f8"
 
 #: why a session ended, as the audit trail records it
 QUIT = "quit"
@@ -70,13 +80,20 @@ class CentraleApp(App[int]):
         Binding(SIGN_OUT_KEY, "sign_out", N_("Sign out"), id="app.sign_out",
                 key_display="F10"),
         Binding(LOCK_KEY, "lock", N_("Lock"), id="app.lock"),
+        Binding(REGISTER_KEY, "open_register", N_("Register"), id="app.open_register",
+                key_display="F9"),
+        Binding(REVIEW_KEY, "open_review", N_("Review"), id="app.open_review",
+                key_display="F8"),
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, id="app.quit"),
     ]
 
-    def __init__(self, context: ConsoleContext) -> None:
+    def __init__(self, context: ConsoleContext,
+                 register: RegisterContext | None = None) -> None:
         super().__init__()
         translate_bindings(self)
         self.context = context
+        #: the access register and its review (F9, F8); None in tests of the live view only
+        self.register_context = register
         self.title = f"Centrale · {context.site_name}"
         self._last_input = context.monotonic()
         self.locked = False
@@ -220,9 +237,22 @@ class CentraleApp(App[int]):
             return self.session is not None
         if action == "lock":
             return self.session is not None and not self.locked
+        if action in ("open_register", "open_review") and (
+                self.register_context is None or self.locked):
+            return False
         # the role's permissions (screens.permissions, scope "app": the register F9, the
         # review F8 when they are bound here)
         return action_allowed(self.session, "app", action)
+
+    # -- the access register ---------------------------------------------------------------
+
+    def action_open_register(self) -> None:
+        if self.register_context is not None and not self.locked:
+            open_register(self, self.register_context)
+
+    def action_open_review(self) -> None:
+        if self.register_context is not None and not self.locked:
+            open_review(self, self.register_context)
 
     # -- privacy blank ---------------------------------------------------------------------
 
@@ -242,8 +272,10 @@ class CentraleApp(App[int]):
 
 
 def build_context(config: CentraleConfig, accounts: Accounts | None = None,
-                  demo: bool = False) -> ConsoleContext:
-    hub = StreamHub(config.enabled_cameras, config.streams, password_for=get_camera_password)
+                  demo: bool = False,
+                  fixed_masks: Mapping[str, MaskSet] | None = None) -> ConsoleContext:
+    hub = StreamHub(config.enabled_cameras, config.streams, password_for=get_camera_password,
+                    fixed_masks=fixed_masks)
     return ConsoleContext(
         hub=hub,
         cameras=config.enabled_cameras,
@@ -274,15 +306,27 @@ def demo_accounts(accounts: Accounts) -> list[DemoAccount]:
     return listed
 
 
-def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: bool) -> int:
+def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: bool,
+                config_path: Path | None = None) -> int:
     """Run the console until the operator quits; returns the process exit code."""
-    from console.services import open_services
+    from console.services import open_services, verify_in_subprocess
 
     log.info("console starting: %d cameras, language %s, demo %s, data %s",
              len(config.enabled_cameras), language, demo, data_dir)
     services = open_services(data_dir, config)
     try:
-        app = CentraleApp(build_context(config, services.accounts, demo=demo))
+        accounts = services.accounts
+        accounts.close_stale_sessions()  # a crash of this console left them open
+        accounts.disable_unused()  # R12; the sign-in applies it too, this catches the rest
+        fixed_masks = PresetBook(PtzStore(services.store), services.audit).all_fixed_masks()
+        context = build_context(config, accounts, demo=demo, fixed_masks=fixed_masks)
+        register = AccessRegister(services.store, services.audit, accounts.verify_signature,
+                                  extra_purposes=config.access_register.extra_purposes)
+        register_context = RegisterContext(
+            context, register, services.audit, data_dir,
+            verify_trail=lambda: verify_in_subprocess(data_dir, config_path),
+        )
+        app = CentraleApp(context, register_context)
         result = app.run()
     finally:
         services.close()

@@ -200,9 +200,10 @@ def _run_console(args: argparse.Namespace, data_dir: Path) -> int:
         from console.demo import demo_config
 
         config = demo_config(data_dir, progress=_error)  # clip preparation, before the UI
+        config_path: Path | None = None
     else:
         try:
-            config = _load(args)[1]
+            config_path, config = _load(args)
         except ConfigNotFound as exc:
             raise ConfigNotFound(
                 exc.message
@@ -215,7 +216,8 @@ def _run_console(args: argparse.Namespace, data_dir: Path) -> int:
     language = _apply_language(args.lang or config.site.language)
     from console.app import run_console
 
-    result: int = run_console(config=config, data_dir=data_dir, language=language, demo=args.demo)
+    result: int = run_console(config=config, data_dir=data_dir, language=language,
+                              demo=args.demo, config_path=config_path)
     return result
 
 

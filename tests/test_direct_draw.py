@@ -1,8 +1,8 @@
 """The direct video path: rows written past the compositor only where nothing covers them.
 
 One test drives the real console in a real pseudo-terminal (signing in with a demo account,
-as a person would) and reads the screen back with a terminal emulator; the other checks, on a live Pilot session, which views may be written
-directly while a toast is shown.
+as a person would) and reads the screen back with a terminal emulator; the other checks, on
+a live Pilot session, which views may be written directly while a toast is shown.
 """
 
 from __future__ import annotations

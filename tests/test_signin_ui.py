@@ -516,12 +516,18 @@ def test_every_mapped_action_follows_the_role(accounts: Accounts, username: str)
     assert single.check_action("back", ()) is may_watch
     # the App's keys: session keys for everyone signed in, the register and review keys
     # (reserved names) only for the roles the domain lets in
-    app = CentraleApp(ctx)
+    from registry.register import AccessRegister
+    from screens.register_form import RegisterContext
+
+    register = AccessRegister(accounts.store, accounts.audit, accounts.verify_signature)
+    app = CentraleApp(ctx, RegisterContext(ctx, register, accounts.audit, Path("unused")))
     assert app.check_action("sign_out", ()) and app.check_action("lock", ())
     assert app.check_action("open_register", ()) is session.allows(Permission.PLAYBACK)
     assert app.check_action("open_review", ()) is session.allows(Permission.REVIEW_REGISTER)
     ctx.session = None
     assert not app.check_action("sign_out", ()) and not app.check_action("open_review", ())
+    ctx.session = session
+    assert not CentraleApp(ctx).check_action("open_register", ())  # no register service
 
 
 WATCHERS = {"mrossi", "lverdi", "gneri"}
