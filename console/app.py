@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from textual import events
 from textual.app import App
@@ -31,21 +32,27 @@ from cameras.credentials import get_camera_password
 from cameras.hub import StreamHub
 from cameras.masks import MaskSet
 from console.config import CentraleConfig
+from footage.holds import Holds
+from footage.playback import Playback
 from ptz.presets import PresetBook
+from ptz.runtime import start_ptz_runtime
 from registry.accounts import Accounts
 from registry.accounts_core import DEMO_ACCOUNTS
 from registry.i18n import _
 from registry.register import AccessRegister
 from registry.roles import Permission
 from registry.session import Session
+from registry.store_footage import FootageStore
 from registry.store_ptz import PtzStore
 from screens.bindings import N_, translate_bindings
 from screens.blank import BlankScreen
 from screens.context import ConsoleContext, DemoAccount
 from screens.grid import GridScreen
+from screens.holds import HoldsContext, open_holds
 from screens.lock import LockScreen
 from screens.maintenance import MaintenanceScreen
 from screens.permissions import action_allowed
+from screens.playback import PlaybackContext, open_playback
 from screens.register import open_register
 from screens.register_form import RegisterContext
 from screens.review import open_review
@@ -60,6 +67,8 @@ SIGN_OUT_KEY = "f10"
 LOCK_KEY = "ctrl+l"
 REGISTER_KEY = "f9"
 REVIEW_KEY = "f8"
+PLAYBACK_KEY = "f7"
+HOLDS_KEY = "f6"
 
 #: why a session ended, as the audit trail records it
 QUIT = "quit"
@@ -69,7 +78,9 @@ IDLE = "idle"
 
 class CentraleApp(App[int]):
     TITLE = "Centrale"
-    ENABLE_COMMAND_PALETTE = True
+    # No command palette: its system commands (screenshots, themes) would bypass the role
+    # checks and the register; a screenshot of footage is an export (R20).
+    ENABLE_COMMAND_PALETTE = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(PRIVACY_KEY, "privacy_blank", N_("Blank screen"), priority=True,
@@ -84,16 +95,25 @@ class CentraleApp(App[int]):
                 key_display="F9"),
         Binding(REVIEW_KEY, "open_review", N_("Review"), id="app.open_review",
                 key_display="F8"),
+        Binding(PLAYBACK_KEY, "open_playback", N_("Playback"), id="app.open_playback",
+                key_display="F7"),
+        Binding(HOLDS_KEY, "open_holds", N_("Holds"), id="app.open_holds",
+                key_display="F6"),
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, id="app.quit"),
     ]
 
     def __init__(self, context: ConsoleContext,
-                 register: RegisterContext | None = None) -> None:
+                 register: RegisterContext | None = None,
+                 playback: PlaybackContext | None = None,
+                 holds: HoldsContext | None = None) -> None:
         super().__init__()
         translate_bindings(self)
         self.context = context
         #: the access register and its review (F9, F8); None in tests of the live view only
         self.register_context = register
+        #: recorded footage (F7) and holds (F6); None when the console has no recordings
+        self.playback_context = playback
+        self.holds_context = holds
         self.title = f"Centrale · {context.site_name}"
         self._last_input = context.monotonic()
         self.locked = False
@@ -237,8 +257,9 @@ class CentraleApp(App[int]):
             return self.session is not None
         if action == "lock":
             return self.session is not None and not self.locked
-        if action in ("open_register", "open_review") and (
-                self.register_context is None or self.locked):
+        services = {"open_register": self.register_context, "open_review": self.register_context,
+                    "open_playback": self.playback_context, "open_holds": self.holds_context}
+        if action in services and (services[action] is None or self.locked):
             return False
         # the role's permissions (screens.permissions, scope "app": the register F9, the
         # review F8 when they are bound here)
@@ -253,6 +274,14 @@ class CentraleApp(App[int]):
     def action_open_review(self) -> None:
         if self.register_context is not None and not self.locked:
             open_review(self, self.register_context)
+
+    def action_open_playback(self) -> None:
+        if self.playback_context is not None and not self.locked:
+            open_playback(self, self.playback_context)
+
+    def action_open_holds(self) -> None:
+        if self.holds_context is not None and not self.locked:
+            open_holds(self, self.holds_context)
 
     # -- privacy blank ---------------------------------------------------------------------
 
@@ -318,16 +347,31 @@ def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: boo
         accounts = services.accounts
         accounts.close_stale_sessions()  # a crash of this console left them open
         accounts.disable_unused()  # R12; the sign-in applies it too, this catches the rest
-        fixed_masks = PresetBook(PtzStore(services.store), services.audit).all_fixed_masks()
+        store, audit = services.store, services.audit
+        fixed_masks = PresetBook(PtzStore(store), audit).all_fixed_masks()
         context = build_context(config, accounts, demo=demo, fixed_masks=fixed_masks)
-        register = AccessRegister(services.store, services.audit, accounts.verify_signature,
+        footage = FootageStore(store)
+        context.read_health = footage.all_health
+        context.ptz = start_ptz_runtime(
+            config.enabled_cameras, store, audit, password_for=get_camera_password,
+            timezone=config.site.timezone, workstation=accounts.workstation,
+        )  # fmt: skip
+        register = AccessRegister(store, audit, accounts.verify_signature,
                                   extra_purposes=config.access_register.extra_purposes)
         register_context = RegisterContext(
-            context, register, services.audit, data_dir,
+            context, register, audit, data_dir,
             verify_trail=lambda: verify_in_subprocess(data_dir, config_path),
         )
-        app = CentraleApp(context, register_context)
-        result = app.run()
+        playback = Playback(data_dir, footage, PtzStore(store), register, audit,
+                            config.enabled_cameras, zone=ZoneInfo(config.site.timezone))
+        holds = Holds(footage, audit, known_cameras=[c.id for c in config.cameras])
+        app = CentraleApp(context, register_context, PlaybackContext(register_context, playback),
+                          HoldsContext(context, holds))
+        try:
+            result = app.run()
+        finally:
+            if context.ptz is not None:
+                context.ptz.close()
     finally:
         services.close()
     return int(result or 0)

@@ -14,7 +14,9 @@ from cameras.hub import StreamHub
 from registry.session import Session
 
 if TYPE_CHECKING:
+    from ptz.runtime import PtzRuntime
     from registry.accounts import Accounts
+    from registry.store_footage import HealthRow
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,8 @@ class ConsoleContext:
     demo_accounts: list[DemoAccount] = field(default_factory=list)
     #: the clock of the idle lock (tests pass one they can move)
     monotonic: Callable[[], float] = time.monotonic
+    #: PTZ control, presets, leases and tours of the PTZ cameras (None: no PTZ in this console)
+    ptz: PtzRuntime | None = None
+    #: reads the recorder's health rows (the grid shows them and raises the disk-full alarm);
+    #: None when the console has no database (tests of single widgets)
+    read_health: Callable[[], list[HealthRow]] | None = None

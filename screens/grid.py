@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -16,10 +17,13 @@ from textual.widgets import Static
 from registry.i18n import _
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
+from screens.mask_editor import open_mask_editor
 from screens.permissions import RoleChecked, action_allowed
+from screens.ptz import open_ptz
 from screens.single import SingleScreen
 from screens.widgets.camera_tile import CameraTile, EmptyTile
 from screens.widgets.footer import KeyFooter
+from screens.widgets.recorder_status import RecorderStatus
 from screens.widgets.session_info import SessionInfo
 
 LAYOUTS = (1, 4, 9, 16)
@@ -47,6 +51,8 @@ class GridScreen(RoleChecked, Screen[None]):
         Binding("left", "move(-1, 0)", N_("Left"), show=False, id="grid.focus_left"),
         Binding("right", "move(1, 0)", N_("Right"), show=False, id="grid.focus_right"),
         Binding("enter", "open", N_("Full view"), id="grid.open"),
+        Binding("p", "ptz", N_("PTZ"), id="grid.ptz"),
+        Binding("m", "masks", N_("Masks"), id="grid.masks"),
         # grouped in the footer ("1234 Grid 1/4/9/16"), leaving room for the session's keys
         Binding("1", "layout(1)", N_("Grid 1"), id="grid.layout_1", group=_LAYOUTS),
         Binding("2", "layout(4)", N_("Grid 4"), id="grid.layout_4", group=_LAYOUTS),
@@ -75,6 +81,9 @@ class GridScreen(RoleChecked, Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="grid-bar"):
             yield Static(id="grid-header")
+            if self.context.read_health is not None:
+                yield RecorderStatus(self.context.read_health,
+                                     names={c.id: c.name for c in self.cameras})
             yield SessionInfo(self.context.session)
         yield Grid(id="grid")
         yield KeyFooter()
@@ -167,6 +176,29 @@ class GridScreen(RoleChecked, Screen[None]):
         current = self.focused_camera_index() or 0
         # keep the focused camera on screen in the new layout
         self._show(size, current // size, current % size)
+
+    def on_screen_resume(self) -> None:
+        if self._suspended:  # back from the PTZ screen or the mask editor
+            self._suspended = False
+            self._rebuild()
+
+    def _open_over(self, opener: Callable[[str], bool]) -> None:
+        """Open a screen of its own on the focused camera, the grid's streams closed meanwhile."""
+        index = self.focused_camera_index()
+        if index is None:
+            return
+        self._suspended = True
+        self._focus_index = index - self.page * self.layout_size
+        self._rebuild()
+        if not opener(self.cameras[index].id):
+            self._suspended = False
+            self._rebuild()
+
+    def action_ptz(self) -> None:
+        self._open_over(lambda camera_id: open_ptz(self.app, camera_id))
+
+    def action_masks(self) -> None:
+        self._open_over(lambda camera_id: open_mask_editor(self.app, camera_id))
 
     def action_page(self, delta: int) -> None:
         page = min(max(0, self.page + delta), self.pages - 1)

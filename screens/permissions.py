@@ -42,6 +42,14 @@ ACTION_PERMISSIONS: dict[tuple[str, str], frozenset[Permission]] = {
     ("grid", "page"): W,
     ("single", "back"): W,
     ("single", "step"): W,
+    # PTZ control and the mask editor, from the grid or the full view
+    ("grid", "ptz"): frozenset({Permission.PTZ}),
+    ("grid", "masks"): frozenset({Permission.DEFINE_PRESETS}),
+    ("single", "ptz"): frozenset({Permission.PTZ}),
+    ("single", "masks"): frozenset({Permission.DEFINE_PRESETS}),
+    # recorded footage and holds (F7, F6): screens.playback / screens.holds REQUIRED_PERMISSION
+    ("app", "open_playback"): frozenset({Permission.PLAYBACK}),
+    ("app", "open_holds"): frozenset({Permission.HOLD}),
     # reserved for the register (F9) and review (F8) screens: the same rules as
     # screens.register.REQUIRED_PERMISSION and screens.review.REQUIRED_PERMISSION
     ("app", "open_register"): frozenset({Permission.PLAYBACK}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -28,6 +29,8 @@ class SingleScreen(RoleChecked, Screen[None]):
         Binding("escape", "back", N_("Back to grid"), id="single.back"),
         Binding("left", "step(-1)", N_("Previous camera"), id="single.previous"),
         Binding("right", "step(1)", N_("Next camera"), id="single.next"),
+        Binding("p", "ptz", N_("PTZ"), id="single.ptz"),
+        Binding("m", "masks", N_("Masks"), id="single.masks"),
     ]
 
     def __init__(self, context: ConsoleContext, index: int) -> None:
@@ -36,6 +39,7 @@ class SingleScreen(RoleChecked, Screen[None]):
         self.context = context
         self.index = index
         self._tile: CameraTile | None = None
+        self._covered = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="single-bar"):
@@ -84,6 +88,32 @@ class SingleScreen(RoleChecked, Screen[None]):
                 reconnects=stats.reconnects,
             )
         )
+
+    def _open_over(self, opener: Callable[[str], bool]) -> None:
+        """Open the PTZ screen or the mask editor on this camera; this view's stream closes
+        meanwhile and comes back when that screen is left."""
+        if self._tile is not None:
+            self._tile.remove()
+            self._tile = None
+        self._covered = True
+        if not opener(self.context.cameras[self.index].id):
+            self._covered = False
+            self._show()
+
+    def on_screen_resume(self) -> None:
+        if self._covered:
+            self._covered = False
+            self._show()
+
+    def action_ptz(self) -> None:
+        from screens.ptz import open_ptz
+
+        self._open_over(lambda camera_id: open_ptz(self.app, camera_id))
+
+    def action_masks(self) -> None:
+        from screens.mask_editor import open_mask_editor
+
+        self._open_over(lambda camera_id: open_mask_editor(self.app, camera_id))
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -8,12 +8,63 @@ keys. With 16 live tiles that rebuild was about half of the UI thread's work per
 
 from __future__ import annotations
 
+from collections import defaultdict
+from itertools import groupby
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
 
 
 class KeyFooter(Footer):
+    """Textual's footer, with the keys that must never be cut off by a narrow terminal first.
+
+    The privacy blank (R3) and signing out come before the screen's own keys: when a role has
+    many keys, the ones at the end are cut, never these.
+    """
+
+    #: actions shown first, in this order
+    FIRST: ClassVar[tuple[str, ...]] = ("privacy_blank", "sign_out", "lock")
+
     _shown: tuple[object, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        # Textual 8.2's Footer.compose, with the bindings ordered by FIRST (stable otherwise).
+        if not self._bindings_ready:
+            return
+        bindings = [
+            (binding, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
+            if binding.show
+        ]
+        rank = {action: i for i, action in enumerate(self.FIRST)}
+        bindings.sort(key=lambda item: rank.get(item[0].action, len(rank)))
+        by_action: defaultdict[str, list[tuple[Binding, bool, str]]] = defaultdict(list)
+        for binding, enabled, tooltip in bindings:
+            by_action[binding.action].append((binding, enabled, tooltip))
+        self.styles.grid_size_columns = len(by_action)
+        for group, same_group in groupby(by_action.values(), lambda b: b[0][0].group):
+            members = list(same_group)
+            if group is not None and len(members) > 1:
+                with KeyGroup(classes="-compact" if group.compact else ""):
+                    for member in members:
+                        binding, enabled, tooltip = member[0]
+                        yield FooterKey(
+                            binding.key, self.app.get_key_display(binding), "",
+                            binding.action, disabled=not enabled,
+                            tooltip=tooltip or binding.description, classes="-grouped",
+                        ).data_bind(compact=Footer.compact)
+                yield FooterLabel(group.description)
+                continue
+            for member in members:
+                binding, enabled, tooltip = member[0]
+                yield FooterKey(
+                    binding.key, self.app.get_key_display(binding), binding.description,
+                    binding.action, disabled=not enabled, tooltip=tooltip,
+                ).data_bind(compact=Footer.compact)
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         shown = tuple(
