@@ -6,6 +6,9 @@ time, looping, through the same :class:`cameras.stream.StreamReader` path real c
 Nothing is downloaded and no third-party footage ships with the project.
 
 The scenes loop seamlessly: every moving thing is periodic in the clip length.
+
+The demo cameras are recorded too (``record``), by :func:`start_demo_recorder`
+(console.demo_record), so that playback, holds and export can be tried on real footage.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import cv2
 import numpy as np
 
 from cameras.config import CameraConfig, CameraKind
+from console.demo_record import DemoRecorder, start_demo_recorder
 
 if TYPE_CHECKING:
     from console.config import CentraleConfig
@@ -316,7 +320,7 @@ def demo_cameras(directory: Path,
         CameraConfig(
             id=cam.id, name=cam.name, place=cam.place, kind=cam.kind,
             main_url=str(clips[cam.id][0]), sub_url=str(clips[cam.id][1]),
-            anonymous=cam.anonymous, loop=True, record=False,
+            anonymous=cam.anonymous, loop=True, record=True,
         )
         for cam in CAMERAS
     ]
@@ -332,3 +336,7 @@ def demo_config(data_dir: Path, progress: Callable[[str], None] | None = None) -
         ui=UiConfig(grid_layout=4),
         cameras=demo_cameras(data_dir / "demo", progress),
     )
+
+
+__all__ = ["CAMERAS", "DemoRecorder", "demo_cameras", "demo_config", "ensure_clips",
+           "render_clip", "start_demo_recorder"]
