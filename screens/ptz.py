@@ -2,14 +2,17 @@
 
 Keys (R6): arrows pan and tilt (each press a short pulse; a held key repeats smoothly, see
 ``ptz.control``), + and - zoom, [ and ] speed, s stop, h home, 1-9 the approved presets, t / x
-start and stop a tour (g picks which), Escape back. Every command runs in a worker thread
-that hands it to the PTZ runtime's event loop (``ptz.runtime``): the UI thread never waits
-for a camera. A failure (authentication, timeout, camera offline, unsupported operation,
-control lease refused or taken over) is a notification on screen, never only a log line.
+start and stop a tour (g picks which), o (first-level supervisors) opens the camera to
+second-level control rooms for some minutes or closes it (R9), Escape back. Every command
+runs in a worker thread that hands it to the PTZ runtime's event loop (``ptz.runtime``): the
+UI thread never waits for a camera. A failure (authentication, timeout, camera offline,
+unsupported operation, control lease refused or taken over) is a notification on screen,
+never only a log line.
 
 The side panel always shows the mask state (why the picture is blank: "moving", "off
 preset", "position unknown", or the preset shown), who holds the control lease and until
-when, the speed, the presets and the tour, refreshed twice a second from the runtime and the
+when, whether it is open to second-level control rooms and until when, the speed, the
+presets and the tour, refreshed twice a second from the runtime and the
 shared database.
 """
 
@@ -18,16 +21,17 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.markup import escape
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, Label, Static
 
 from ptz.control import SPEED_STEPS, Direction, PtzControl
 from ptz.maskstate import MaskStateKind
@@ -78,6 +82,7 @@ class PtzScreen(Screen[None]):
         Binding("t", "tour_start", N_("Start tour")),
         Binding("x", "tour_stop", N_("Stop tour")),
         Binding("g", "tour_next", N_("Next tour"), show=False),
+        Binding("o", "open_level2", N_("Open to level 2"), id="ptz.open_level2"),
     ]
 
     def __init__(self, context: ConsoleContext, runtime: PtzRuntime, camera_id: str, *,
@@ -123,8 +128,17 @@ class PtzScreen(Screen[None]):
         return "\n".join([
             _("Arrows: pan and tilt"), _("+ / -: zoom"), _("[ / ]: speed"),
             _("s: stop · h: home"), _("1-9: go to preset"),
-            _("t: start tour · x: stop · g: next tour"), _("Esc: back"),
+            _("t: start tour · x: stop · g: next tour"), *self._open_help(), _("Esc: back"),
         ])  # fmt: skip
+
+    def _open_help(self) -> list[str]:
+        return [_("o: open to level 2 / close")] if self._may_open() else []
+
+    def _may_open(self) -> bool:
+        """First-level supervisors open cameras to second-level control rooms (R9)."""
+        session = self.context.session
+        return (session is not None and session.level is Level.FIRST
+                and session.allows(Permission.DEFINE_PRESETS))
 
     def on_mount(self) -> None:
         self._load()
@@ -172,15 +186,18 @@ class PtzScreen(Screen[None]):
                 _("{holder} (first level) took over control of this camera").format(
                     holder=lost.holder_name), title=_("Control taken over")))  # fmt: skip
         lease = poll.lease
+        open_until = leases.open_until(self.camera_id)
+        opened = ("\n" + _("Open to level 2 until {until}").format(
+            until=self._local(open_until))) if open_until is not None else ""  # fmt: skip
         if lease is None:
-            if session.level is not Level.FIRST and not leases.is_open(self.camera_id,
-                                                                         session.level):
+            if session.level is not Level.FIRST and open_until is None:
                 return _("Control: not open to your level")
-            return _("Control: free")
+            return _("Control: free") + opened
         if lease.held_by(session):
-            return _("Control: yours until {until}").format(until=self._local(lease.expires_at))
+            return _("Control: yours until {until}").format(
+                until=self._local(lease.expires_at)) + opened  # fmt: skip
         return _("Control: {holder} until {until}").format(
-            holder=escape(lease.holder_name), until=self._local(lease.expires_at))
+            holder=escape(lease.holder_name), until=self._local(lease.expires_at)) + opened
 
     def _speed_text(self) -> str:
         index = self.runtime.control(self.camera_id).speed_index
@@ -220,6 +237,8 @@ class PtzScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             return True
+        if action == "open_level2":
+            return self._may_open()
         session = self.context.session
         return session is not None and session.allows(REQUIRED_PERMISSION)
 
@@ -321,6 +340,23 @@ class PtzScreen(Screen[None]):
             self.tour_index = (self.tour_index + 1) % len(self.tours)
             self.refresh_state()
 
+    def action_open_level2(self) -> None:
+        session = self.context.session
+        if session is None or not self._may_open():
+            return
+        try:
+            until = self.runtime.leases.open_until(self.camera_id)
+        except CentraleError as exc:
+            self._error(exc)
+            return
+
+        def done(message: str | None) -> None:
+            if message:
+                self.notify(message)
+            self.refresh_state()
+
+        self.app.push_screen(OpenCameraModal(self, until), done)
+
     def action_back(self) -> None:
         session = self.context.session
         if session is not None:
@@ -328,6 +364,93 @@ class PtzScreen(Screen[None]):
                 self.runtime.leases.release(session, self.camera_id)
             except CentraleError as exc:
                 self._error(exc)
+        self.dismiss(None)
+
+
+#: Longest opening the modal grants at once; a longer one is given again by a supervisor.
+MAX_OPEN_MINUTES = 24 * 60
+
+
+class OpenCameraModal(ModalScreen[str | None]):
+    """Minutes for which second-level control rooms may drive the camera (0 closes it now).
+
+    The opening is audited by ``ptz.leases``; a second-level lease in force lapses at its
+    next command once the camera is closed.
+    """
+
+    CSS_PATH = "ptz.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", N_("Cancel"), id="ptz_open.cancel"),
+    ]
+
+    def __init__(self, screen: PtzScreen, until: datetime | None) -> None:
+        super().__init__(id="ptz-open-modal")
+        translate_bindings(self)
+        self.ptz = screen
+        self.until = until
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ptz-open-box"):
+            yield Static(_("Open camera {camera} to second-level control rooms").format(
+                camera=escape(self.ptz.camera.name)), id="ptz-open-title")  # fmt: skip
+            if self.until is not None:
+                state = _("Open now until {until}.").format(until=self.ptz._local(self.until))
+            else:
+                state = _("Closed now: second-level control rooms may not drive it.")
+            yield Static(state, id="ptz-open-state")
+            yield Static(_("Minutes from now (1 to {max}), or 0 to close it now; Enter "
+                           "confirms, Esc cancels.").format(max=MAX_OPEN_MINUTES),
+                         id="ptz-open-hint")  # fmt: skip
+            with Horizontal(id="ptz-open-row"):
+                yield Label(_("Minutes"), id="ptz-open-label")
+                yield Input("0" if self.until is not None else "60", id="ptz-open-minutes",
+                            compact=True, max_length=5)  # fmt: skip
+            yield Static("", id="ptz-open-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#ptz-open-minutes", Input).focus()
+
+    def _fail(self, message: str) -> None:
+        error = self.query_one("#ptz-open-error", Static)
+        error.update(escape(message))
+        error.set_class(True, "shown")
+
+    @on(Input.Submitted, "#ptz-open-minutes")
+    def _submitted(self) -> None:
+        session = self.ptz.context.session
+        if session is None:
+            self.dismiss(None)
+            return
+        text = self.query_one("#ptz-open-minutes", Input).value.strip()
+        try:
+            minutes = int(text)
+        except ValueError:
+            minutes = -1
+        if not 0 <= minutes <= MAX_OPEN_MINUTES:
+            self._fail(_("minutes: {value} is not a whole number from 0 to {max}").format(
+                value=repr(text), max=MAX_OPEN_MINUTES))  # fmt: skip
+            return
+        leases = self.ptz.runtime.leases
+        camera_id = self.ptz.camera_id
+        try:
+            if minutes == 0:
+                leases.close_camera(session, camera_id)
+                message = _("Camera {camera} closed to second-level control rooms").format(
+                    camera=self.ptz.camera.name)  # fmt: skip
+            else:
+                until = leases.clock() + timedelta(minutes=minutes)
+                if leases.open_until(camera_id) is not None:
+                    leases.close_camera(session, camera_id)  # the new period replaces it
+                leases.open_camera(session, camera_id, until)
+                message = _("Camera {camera} open to second-level control rooms until "
+                            "{until}").format(camera=self.ptz.camera.name,
+                                              until=self.ptz._local(until))  # fmt: skip
+        except CentraleError as exc:
+            self._fail(exc.message)  # the typed value stays: nothing is lost
+            return
+        self.dismiss(message)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
 
 

@@ -210,3 +210,86 @@ async def test_open_ptz_refuses_without_runtime_or_permission(accounts: Accounts
     finally:
         runtime.close()
         GATES.unregister(cam.id)
+
+
+async def test_a_first_level_supervisor_opens_the_camera_to_level_2_from_the_screen(
+    accounts: Accounts,
+) -> None:
+    """o: a modal asks for minutes; the opening is stored, audited and shown in the lease
+    panel; bad input is named and kept; 0 closes. An operator has no such key."""
+    from textual.widgets import Input
+
+    from ptz.leases import CAMERA_CLOSED, CAMERA_OPENED
+    from registry.roles import Level
+    from screens.ptz import OpenCameraModal
+
+    cam = CameraConfig(id="dome-o", name="Dome O", place="Piazza", kind="ptz",  # type: ignore[arg-type]
+                       onvif="127.0.0.1:9", username="op")
+    hub = StillHub([cam], {cam.id: StreamStatus.OFFLINE})
+    runtime = _runtime(cam, accounts, "secret")
+    leases = runtime.leases
+    try:
+        app = SignedInApp(context(hub, [cam], accounts=accounts), "gneri")  # supervisor
+        async with app.run_test(size=(150, 42)) as pilot:
+            assert open_ptz(app, cam.id, runtime)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, PtzScreen)
+            assert "o: open to level 2 / close" in _text(screen, "ptz-help")
+            assert "Open to level 2" not in _text(screen, "ptz-lease")
+
+            await pilot.press("o")
+            await pilot.pause()
+            modal = app.screen
+            assert isinstance(modal, OpenCameraModal)
+            field = modal.query_one("#ptz-open-minutes", Input)
+            assert field.value == "60"  # closed now: the default is an hour
+            field.value = "tre"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is modal and field.value == "tre"  # named, kept, nothing done
+            assert "minutes: 'tre' is not a whole number" in str(
+                modal.query_one("#ptz-open-error").render())
+            assert leases.open_until(cam.id) is None
+
+            field.value = "30"
+            await pilot.press("enter")
+            assert await _until(pilot, lambda: app.screen is screen)
+            until = leases.open_until(cam.id)
+            assert until is not None and leases.is_open(cam.id, Level.SECOND)
+            minutes = (until - leases.clock()).total_seconds() / 60
+            assert 29.5 < minutes <= 30
+            ptz: PtzScreen = screen
+            shown = "Open to level 2 until " + ptz._local(until)  # the site's time
+            assert await _until(pilot, lambda: shown in _text(ptz, "ptz-lease")), _text(
+                ptz, "ptz-lease")
+            assert any("open to second-level control rooms until" in str(n.message)
+                       for n in app._notifications)
+
+            await pilot.press("o")  # open now: the modal proposes 0, which closes
+            await pilot.pause()
+            closing = app.screen
+            assert isinstance(closing, OpenCameraModal)
+            assert closing.query_one("#ptz-open-minutes", Input).value == "0"
+            await pilot.press("enter")
+            assert await _until(pilot, lambda: app.screen is screen)
+            assert leases.open_until(cam.id) is None
+            assert await _until(pilot, lambda: "Open to level 2" not in _text(ptz, "ptz-lease"))
+        trail = [(e.actor, e.action) for e in accounts.audit.entries()  # type: ignore[attr-defined]
+                 if e.target == cam.id and e.action in (CAMERA_OPENED, CAMERA_CLOSED)]
+        assert trail == [("gneri", CAMERA_OPENED), ("gneri", CAMERA_CLOSED)]
+
+        app = SignedInApp(context(hub, [cam], accounts=accounts), "mrossi")  # operator
+        async with app.run_test(size=(150, 42)) as pilot:
+            assert open_ptz(app, cam.id, runtime)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, PtzScreen)
+            assert "open to level 2" not in _text(screen, "ptz-help")
+            await pilot.press("o")
+            await pilot.pause()
+            assert app.screen is screen  # no modal: the key is not theirs
+            assert leases.open_until(cam.id) is None
+    finally:
+        runtime.close()
+        GATES.unregister(cam.id)
