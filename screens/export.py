@@ -250,8 +250,22 @@ class ExportScreen(Screen[None]):
             return
         self._check(request, proceed=False)
 
-    @work(thread=True, exclusive=True, group="export-check")
     def _check(self, request: ExportRequest, proceed: bool) -> None:
+        # Ctrl+S's check has its own group: a plan refresh never cancels it
+        if proceed:
+            self._check_then_go(request)
+        else:
+            self._check_plan(request)
+
+    @work(thread=True, exclusive=True, group="export-check")
+    def _check_plan(self, request: ExportRequest) -> None:
+        self._checking(request, False)
+
+    @work(thread=True, exclusive=True, group="export-next")
+    def _check_then_go(self, request: ExportRequest) -> None:
+        self._checking(request, True)
+
+    def _checking(self, request: ExportRequest, proceed: bool) -> None:
         try:
             plan = self.ctx.exporter.check(request, self.ctx.session)
         except CentraleError as e:
