@@ -9,7 +9,6 @@ a real folder and opened again with their password.
 from __future__ import annotations
 
 import threading
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
