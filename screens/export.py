@@ -159,7 +159,7 @@ class ExportScreen(Screen[None]):
         zone = self.ctx.zone
         cams = self.ctx.register.console.cameras
         camera: Select[str] = Select([(f"{c.id} · {c.name}", c.id) for c in cams],
-                                     value=self.camera_default if self.camera_default else Select.NULL,
+                                     value=self.camera_default or Select.NULL,
                                      prompt=_("Choose the camera"), compact=True, id="camera")
         recipient: Select[RecipientKind] = Select(
             [(k.display_title, k) for k in RecipientKind], prompt=_("Who receives the copy"),
