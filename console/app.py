@@ -348,6 +348,11 @@ def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: boo
         accounts.close_stale_sessions()  # a crash of this console left them open
         accounts.disable_unused()  # R12; the sign-in applies it too, this catches the rest
         store, audit = services.store, services.audit
+        recorder = None
+        if demo:  # the demo records its cameras too, so that playback and export have footage
+            from console.demo import start_demo_recorder
+
+            recorder = start_demo_recorder(data_dir, config, store, audit)
         fixed_masks = PresetBook(PtzStore(store), audit).all_fixed_masks()
         context = build_context(config, accounts, demo=demo, fixed_masks=fixed_masks)
         footage = FootageStore(store)
@@ -372,6 +377,8 @@ def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: boo
         finally:
             if context.ptz is not None:
                 context.ptz.close()
+            if recorder is not None:
+                recorder.stop()
     finally:
         services.close()
     return int(result or 0)
