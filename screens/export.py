@@ -285,7 +285,8 @@ class ExportScreen(Screen[None]):
                 self.message(error)
             return
         self.show_errors({})
-        self.message("")
+        if proceed:
+            self.message("")  # a refresh of the plan leaves Ctrl+S's message alone
         seconds = (request.end - request.start).total_seconds()
         method = (_("stream copy (the camera's own pictures)") if plan.method == "copy" else
                   _("re-encode (privacy masks and redactions applied to every frame)"))

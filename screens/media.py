@@ -85,8 +85,8 @@ class MediaScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         whose = _("everyone's packages") if self.everyone else _("your packages")
         with Horizontal(classes="banner-bar"):
-            yield Static(_("[b]Removable media[/b] · exported packages until delivered or "
-                           "destroyed · {whose}").format(whose=whose), classes="banner")
+            yield Static(_("[b]Removable media[/b] · {whose}").format(whose=whose),
+                         classes="banner")
             yield SessionInfo(self.ctx.session)
         with Vertical(id="media-body"):
             yield DataTable(id="media", cursor_type="row", zebra_stripes=True)
