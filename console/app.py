@@ -32,7 +32,10 @@ from cameras.credentials import get_camera_password
 from cameras.hub import StreamHub
 from cameras.masks import MaskSet
 from console.config import CentraleConfig
+from footage.export import ExportCamera, Exporter, ExportSettings
 from footage.holds import Holds
+from footage.index import FootageIndex
+from footage.media import MediaLog
 from footage.playback import Playback
 from ptz.presets import PresetBook
 from ptz.runtime import start_ptz_runtime
@@ -42,15 +45,18 @@ from registry.i18n import _
 from registry.register import AccessRegister
 from registry.roles import Permission
 from registry.session import Session
+from registry.store_export import ExportStore
 from registry.store_footage import FootageStore
 from registry.store_ptz import PtzStore
 from screens.bindings import N_, translate_bindings
 from screens.blank import BlankScreen
 from screens.context import ConsoleContext, DemoAccount
+from screens.export import ExportContext, open_export
 from screens.grid import GridScreen
 from screens.holds import HoldsContext, open_holds
 from screens.lock import LockScreen
 from screens.maintenance import MaintenanceScreen
+from screens.media import open_media
 from screens.permissions import action_allowed
 from screens.playback import PlaybackContext, open_playback
 from screens.register import open_register
@@ -69,6 +75,8 @@ REGISTER_KEY = "f9"
 REVIEW_KEY = "f8"
 PLAYBACK_KEY = "f7"
 HOLDS_KEY = "f6"
+EXPORT_KEY = "f5"
+MEDIA_KEY = "f4"
 
 #: why a session ended, as the audit trail records it
 QUIT = "quit"
@@ -99,13 +107,18 @@ class CentraleApp(App[int]):
                 key_display="F7"),
         Binding(HOLDS_KEY, "open_holds", N_("Holds"), id="app.open_holds",
                 key_display="F6"),
+        Binding(EXPORT_KEY, "open_export", N_("Export"), id="app.open_export",
+                key_display="F5"),
+        Binding(MEDIA_KEY, "open_media", N_("Media"), id="app.open_media",
+                key_display="F4"),
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, id="app.quit"),
     ]
 
     def __init__(self, context: ConsoleContext,
                  register: RegisterContext | None = None,
                  playback: PlaybackContext | None = None,
-                 holds: HoldsContext | None = None) -> None:
+                 holds: HoldsContext | None = None,
+                 export: ExportContext | None = None) -> None:
         super().__init__()
         translate_bindings(self)
         self.context = context
@@ -114,6 +127,8 @@ class CentraleApp(App[int]):
         #: recorded footage (F7) and holds (F6); None when the console has no recordings
         self.playback_context = playback
         self.holds_context = holds
+        #: exports (F5) and the removable media list (F4)
+        self.export_context = export
         self.title = f"Centrale · {context.site_name}"
         self._last_input = context.monotonic()
         self.locked = False
@@ -258,7 +273,8 @@ class CentraleApp(App[int]):
         if action == "lock":
             return self.session is not None and not self.locked
         services = {"open_register": self.register_context, "open_review": self.register_context,
-                    "open_playback": self.playback_context, "open_holds": self.holds_context}
+                    "open_playback": self.playback_context, "open_holds": self.holds_context,
+                    "open_export": self.export_context, "open_media": self.export_context}
         if action in services and (services[action] is None or self.locked):
             return False
         # the role's permissions (screens.permissions, scope "app": the register F9, the
@@ -282,6 +298,14 @@ class CentraleApp(App[int]):
     def action_open_holds(self) -> None:
         if self.holds_context is not None and not self.locked:
             open_holds(self, self.holds_context)
+
+    def action_open_export(self) -> None:
+        if self.export_context is not None and not self.locked:
+            open_export(self, self.export_context)
+
+    def action_open_media(self) -> None:
+        if self.export_context is not None and not self.locked:
+            open_media(self, self.export_context)
 
     # -- privacy blank ---------------------------------------------------------------------
 
@@ -367,11 +391,21 @@ def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: boo
             context, register, audit, data_dir,
             verify_trail=lambda: verify_in_subprocess(data_dir, config_path),
         )
+        zone = ZoneInfo(config.site.timezone)
+        exporter = Exporter(
+            FootageIndex(data_dir, footage), store, audit, register,
+            {c.id: ExportCamera(c.id, c.name, c.place, c.is_ptz) for c in config.cameras},
+            ExportSettings(tz=zone, comune=config.site.comune,
+                           control_room=config.site.control_room),
+        )  # fmt: skip
+        export = ExportContext(register_context, exporter, MediaLog(ExportStore(store), audit),
+                               data_dir / "exports")
         playback = Playback(data_dir, footage, PtzStore(store), register, audit,
-                            config.enabled_cameras, zone=ZoneInfo(config.site.timezone))
+                            config.enabled_cameras, zone=zone)
         holds = Holds(footage, audit, known_cameras=[c.id for c in config.cameras])
-        app = CentraleApp(context, register_context, PlaybackContext(register_context, playback),
-                          HoldsContext(context, holds))
+        app = CentraleApp(context, register_context,
+                          PlaybackContext(register_context, playback, export),
+                          HoldsContext(context, holds), export)
         try:
             result = app.run()
         finally:

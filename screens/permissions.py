@@ -50,6 +50,9 @@ ACTION_PERMISSIONS: dict[tuple[str, str], frozenset[Permission]] = {
     # recorded footage and holds (F7, F6): screens.playback / screens.holds REQUIRED_PERMISSION
     ("app", "open_playback"): frozenset({Permission.PLAYBACK}),
     ("app", "open_holds"): frozenset({Permission.HOLD}),
+    # exports (F5) and removable media (F4): screens.export / screens.media
+    ("app", "open_export"): frozenset({Permission.EXPORT}),
+    ("app", "open_media"): frozenset({Permission.EXPORT, Permission.REVIEW_REGISTER}),
     # reserved for the register (F9) and review (F8) screens: the same rules as
     # screens.register.REQUIRED_PERMISSION and screens.review.REQUIRED_PERMISSION
     ("app", "open_register"): frozenset({Permission.PLAYBACK}),

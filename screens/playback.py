@@ -40,6 +40,7 @@ from registry.register import AccessKind, RegisterEntry
 from registry.roles import Permission, PermissionDenied
 from registry.session import require
 from screens.bindings import N_, translate_bindings
+from screens.export import ExportContext, open_export
 from screens.register_form import RegisterContext, RegisterFormScreen, format_local, parse_local
 from screens.widgets.footer import KeyFooter
 from screens.widgets.session_info import SessionInfo
@@ -59,6 +60,8 @@ class PlaybackContext:
 
     register: RegisterContext
     playback: Playback
+    #: the export screen's context; with it, ``e`` exports around the current position
+    export: ExportContext | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -235,6 +238,7 @@ class PlaybackScreen(Screen[None]):
         Binding("plus,equals_sign", "speed(1)", N_("Faster"), id="playback.faster",
                 key_display="+"),
         Binding("minus", "speed(-1)", N_("Slower"), id="playback.slower", key_display="-"),
+        Binding("e", "export", N_("Export"), id="playback.export"),
         Binding("escape", "back", N_("Back"), id="playback.back"),
     ]
 
@@ -277,6 +281,24 @@ class PlaybackScreen(Screen[None]):
         self._request_day(self.at)
         self.set_interval(0.2, self.tick)
         self.tick()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "export":
+            session = self.context.register.session
+            return (self.context.export is not None and session is not None
+                    and session.allows(Permission.EXPORT))
+        return True
+
+    def action_export(self) -> None:
+        """Export one minute around the picture shown (the export screen adjusts it)."""
+        export = self.context.export
+        if export is None or self.reader is None:
+            return
+        position = self.reader.state().position
+        if position is None:
+            return
+        open_export(self.app, export, camera=self.camera_id,
+                    start=position - timedelta(seconds=30), end=position + timedelta(seconds=30))
 
     def on_unmount(self) -> None:
         reader, self.reader = self.reader, None
