@@ -18,12 +18,12 @@ import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import keyring
-import keyring.backends.chainer
-import keyring.backends.fail
+import keyring.backend
 import keyring.errors
 
 from registry.errors import CentraleError
 from registry.i18n import N_, _
+from registry.keystore import system_keyring
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,8 @@ def _unavailable(camera_id: str, reason: str | None = None) -> CredentialStoreUn
 
 
 def _usable_backend() -> keyring.backend.KeyringBackend | None:
-    backend = keyring.get_keyring()
-    if isinstance(backend, keyring.backends.fail.Keyring):
-        return None
-    if isinstance(backend, keyring.backends.chainer.ChainerBackend) and not backend.backends:
-        return None
-    return backend
+    # never one that would prompt on the terminal (registry/keystore.py)
+    return system_keyring()
 
 
 def keyring_backend_name() -> str | None:
@@ -98,10 +94,11 @@ def get_camera_password(camera_id: str) -> str | None:
     from_env = os.environ.get(password_env_var(camera_id))
     if from_env:
         return from_env
-    if _usable_backend() is None:
+    backend = _usable_backend()
+    if backend is None:
         raise _unavailable(camera_id)
     try:
-        return keyring.get_password(KEYRING_SERVICE, camera_id)
+        return backend.get_password(KEYRING_SERVICE, camera_id)
     except keyring.errors.NoKeyringError:
         raise _unavailable(camera_id) from None
     except keyring.errors.KeyringError as exc:
@@ -112,10 +109,11 @@ def set_camera_password(camera_id: str, password: str) -> None:
     """Store the password of ``camera_id`` in the keyring."""
     if not password:
         raise CredentialError(_("The password is empty."))
-    if _usable_backend() is None:
+    backend = _usable_backend()
+    if backend is None:
         raise _unavailable(camera_id)
     try:
-        keyring.set_password(KEYRING_SERVICE, camera_id, password)
+        backend.set_password(KEYRING_SERVICE, camera_id, password)
     except keyring.errors.NoKeyringError:
         raise _unavailable(camera_id) from None
     except keyring.errors.KeyringError as exc:

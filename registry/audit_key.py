@@ -20,7 +20,6 @@ With the keyring it is a second keyring item (username + ``#head``); otherwise t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from keyring.backends import fail
 
 from registry.errors import CentraleError
 from registry.i18n import N_
+from registry.keystore import system_keyring
 
 KEYRING_SERVICE: Final = "centrale-audit"
 KEY_ENV: Final = "CENTRALE_AUDIT_KEY"
@@ -140,12 +140,9 @@ class AuditKey:
 
 
 def keyring_usable(backend: keyring.backend.KeyringBackend) -> bool:
-    """False for the "no backend" keyring (and for backends that refuse to work at all)."""
-    if isinstance(backend, fail.Keyring):
-        return False
-    with contextlib.suppress(Exception):  # some backends compute priority lazily
-        return float(backend.priority) > 0
-    return False
+    """False for the "no backend" keyring, backends that refuse to work at all, and those
+    that would prompt on the terminal."""
+    return system_keyring(backend) is not None
 
 
 def _parse_hex(text: str, where: str) -> bytes:
@@ -192,7 +189,7 @@ def load_audit_key(
     """Find (or, with *create*, make) the audit key for the database in *data_dir*.
 
     *key_dir* holds ``audit.key``/``audit.head`` when the keyring is not used; it must not
-    be the data directory. *backend* defaults to ``keyring.get_keyring()``.
+    be the data directory. *backend* defaults to the system keyring (registry/keystore.py).
     """
     data_dir = Path(data_dir).resolve()
     key_dir = Path(key_dir).resolve()
@@ -209,8 +206,11 @@ def load_audit_key(
     if env.get(KEY_ENV):
         return AuditKey(_parse_hex(env[KEY_ENV], KEY_ENV), "env", file_mirror)
 
-    kr = keyring.get_keyring() if backend is None else backend
-    usable = keyring_usable(kr)
+    found = system_keyring(backend)  # never one that would prompt on the terminal
+    usable = found is not None
+    kr: keyring.backend.KeyringBackend = (
+        found if found is not None else fail.Keyring()  # type: ignore[no-untyped-call]
+    )
     keyring_problem: Exception | None = None
     if usable:
         try:
