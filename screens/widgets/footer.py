@@ -22,12 +22,16 @@ from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
 class KeyFooter(Footer):
     """Textual's footer, with the keys that must never be cut off by a narrow terminal first.
 
-    The privacy blank (R3) and signing out come before the screen's own keys: when a role has
-    many keys, the ones at the end are cut, never these.
+    The privacy blank (R3), signing out and the console's functions (F-keys) come before the
+    screen's own keys: when a role has many keys and the terminal is narrow, the ones at the
+    end are cut (grid layouts, paging: learnt once), never these.
     """
 
     #: actions shown first, in this order
-    FIRST: ClassVar[tuple[str, ...]] = ("privacy_blank", "sign_out", "lock")
+    FIRST: ClassVar[tuple[str, ...]] = (
+        "privacy_blank", "sign_out", "lock", "open_playback", "open_export", "open_register",
+        "open_review", "open_holds", "open_media",
+    )
 
     _shown: tuple[object, ...] | None = None
 
