@@ -271,7 +271,8 @@ def _progress() -> Any:
         percent = int(fraction * 100)
         if percent != shown[0] and sys.stderr.isatty():
             shown[0] = percent
-            print(f"\r{_('Exporting')} {percent:3d}%", end="", file=sys.stderr, flush=True)
+            print("\r" + _("Exporting") + f" {percent:3d}%", end="", file=sys.stderr,
+                  flush=True)
 
     return report
 

@@ -235,7 +235,7 @@ def _run_retention(args: argparse.Namespace, data_dir: Path) -> int:
 
             raise UsageError(exc.message) from None
     head = _("Dry run, nothing deleted") if args.dry_run else _("Purge pass done")
-    print(f"{head} (as of {report.as_of.isoformat()}):")
+    print(_("{head} (as of {at}):").format(head=head, at=report.as_of.isoformat()))
     for c in report.cameras:
         print("  " + _("{cam}: {n} segments, {mb:.1f} MB older than {ceiling} "
                        "({days} days); {held} kept under a hold").format(
@@ -324,7 +324,7 @@ def _footage_erase(args: argparse.Namespace, data_dir: Path) -> int:
                 raise FootageCommandError(_("--yes: the erasure cannot be undone; confirm it "
                                             "with --yes when not asked at a terminal"))
             answer = input(_("Erase them for good? Type yes: "))
-            if answer.strip().lower() not in ("yes", _("yes")):
+            if answer.strip().lower() not in ("yes", _("yes"), "si"):  # "sì" typed without accent
                 print(_("Nothing erased."))
                 return EXIT_OK
         receipt = erasure.erase(session, args.camera, start, end, args.entry_id)

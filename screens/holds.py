@@ -130,7 +130,7 @@ class HoldsScreen(Screen[None]):
         table = self.query_one("#holds", DataTable)
         table.clear()
         for h in self.rows:
-            table.add_row(str(h.id), hold_state(h, now), clip(Ground(h.ground).label, 18),
+            table.add_row(str(h.id), hold_state(h, now), clip(Ground(h.ground).label, 19),
                           clip(h.reference, 14), clip(", ".join(h.cameras), 14),
                           f"{format_local(h.span_start, zone, SHORT)}–"
                           f"{format_local(h.span_end, zone, SHORT)}",

@@ -54,7 +54,7 @@ def entry_detail(entry: RegisterEntry, events: list[AuditEntry], zone: Any) -> s
 
     third = e.third_party
     fields = [
-        f"[b]{_('Entry {id}').format(id=e.id)}[/b] · {escape(e.kind.display_title)}",
+        "[b]" + _("Entry {id}").format(id=e.id) + "[/b] · " + escape(e.kind.display_title),
         line(_("Signed"), format_local(e.at, zone)),
         line(_("Operator"), f"{e.full_name} ({e.username}, {e.role})"),
         line(_("Purpose"), e.purpose_title + (f": {e.purpose_text}" if e.purpose_text
@@ -81,9 +81,9 @@ def entry_detail(entry: RegisterEntry, events: list[AuditEntry], zone: Any) -> s
         lines.append(line(_("Reviewed"), f"{e.review.reviewer_name} · "
                           f"{format_local(e.review.at, zone)} · {e.review.note}"))
     else:
-        lines.append(f"[b]{_('Reviewed')}:[/b] [i]{_('not yet')}[/i]")
+        lines.append("[b]" + _("Reviewed") + ":[/b] [i]" + _("not yet") + "[/i]")
     lines.append("")
-    lines.append(f"[b]{_('Audit events within {n} minutes').format(n=AROUND_MINUTES)}[/b]")
+    lines.append("[b]" + _("Audit events within {n} minutes").format(n=AROUND_MINUTES) + "[/b]")
     if not events:
         lines.append(_("none"))
     for ev in events:
