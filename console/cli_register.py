@@ -17,8 +17,7 @@ tested without the argument parser.
 from __future__ import annotations
 
 import argparse
-import hashlib
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -28,16 +27,15 @@ from console.cli_admin import PasswordSource, _config, _services, _signed_in
 from registry.audit import AuditTrail
 from registry.clock import Clock, utc_now
 from registry.i18n import _
-from registry.register import AccessRegister, RegisterFilter
-from registry.register_export import export_csv, export_pdf
-from registry.roles import Permission
-from registry.session import Session, require
+from registry.register import AccessRegister
+from registry.register_export import REGISTER_EXPORTED, export_period
+from registry.session import Session
 from registry.store import Store
 
 FORMATS: Final = ("csv", "pdf")
 DEFAULT_TIMEZONE: Final = "Europe/Rome"
-#: Audit action of a register export.
-REGISTER_EXPORTED: Final = "register_exported"
+__all__ = ["DEFAULT_TIMEZONE", "FORMATS", "REGISTER_EXPORTED", "add_commands", "check_arguments",
+           "export_register", "parse_day"]
 
 
 def add_commands(commands: Any, sub_common: argparse.ArgumentParser) -> None:
@@ -104,13 +102,6 @@ def check_arguments(date_from: str, date_to: str, fmt: str, out: str
     return first, last, fmt, path
 
 
-def day_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """``[first 00:00, the day after last 00:00)`` in *tz*, for the store (any aware time)."""
-    start = datetime.combine(first, time(0), tzinfo=tz)
-    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
-
-
 # --------------------------------------------------------------------------------------------
 # The work
 # --------------------------------------------------------------------------------------------
@@ -135,21 +126,9 @@ def export_register(
     clock: Clock = utc_now,
 ) -> int:
     """Write the register of ``first..last`` to *out*; audited. Returns the entries written."""
-    require(session, Permission.REVIEW_REGISTER, audit, "register")
     register = AccessRegister(store, audit, _never_signs, clock)
-    start, end = day_range(first, last, tz)
-    entries = register.iter_entries(session, RegisterFilter(period_from=start, period_to=end))
-    if fmt == "csv":
-        count = export_csv(entries, out, tz)
-    else:
-        count = export_pdf(entries, out, tz=tz, comune=comune, control_room=control_room,
-                           period=(first, last), generated_at=clock())
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    audit.append(session.username, REGISTER_EXPORTED, str(out.name), {
-        "format": fmt, "from": first.isoformat(), "to": last.isoformat(), "entries": count,
-        "file": str(out.absolute()), "sha256": digest,
-    })  # fmt: skip
-    return count
+    return export_period(register, audit, session, first=first, last=last, fmt=fmt, out=out,
+                         tz=tz, comune=comune, control_room=control_room, clock=clock)
 
 
 def _register_export(args: argparse.Namespace, data_dir: Path) -> int:

@@ -23,12 +23,13 @@ half file behind.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any, Final
 from zoneinfo import ZoneInfo
@@ -36,8 +37,12 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from registry.clock import utc_now
+from registry.audit import AuditTrail
+from registry.clock import Clock, utc_now
+from registry.register import AccessRegister, RegisterFilter
 from registry.register_model import RegisterEntry
+from registry.roles import Permission
+from registry.session import Session, require
 
 #: TrueType fonts tried in order (Debian/Ubuntu, Fedora, Arch layouts).
 FONT_DIRS: Final = (
@@ -46,6 +51,8 @@ FONT_DIRS: Final = (
     Path("/usr/share/fonts/TTF"),
 )
 REGULAR, BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
+#: Audit action of a register export (the CLI's and the review screen's alike).
+REGISTER_EXPORTED: Final = "register_exported"
 
 TITLE: Final = "REGISTRO DEGLI ACCESSI ALLA VISIONE DELLE IMMAGINI VIDEOREGISTRATE"
 DECLARATION: Final = (
@@ -280,4 +287,49 @@ def export_pdf(
     pdf.cell(0, 6, "Data ____________________", new_x="LMARGIN", new_y="NEXT")
     with _replacing(Path(path), "wb") as handle:
         handle.write(bytes(pdf.output()))
+    return count
+
+
+def day_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """``[first 00:00, the day after last 00:00)`` in *tz*, for the store (any aware time)."""
+    start = datetime.combine(first, time(0), tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+def export_period(
+    register: AccessRegister,
+    audit: AuditTrail,
+    session: Session,
+    *,
+    first: date,
+    last: date,
+    fmt: str,
+    out: Path,
+    tz: ZoneInfo,
+    comune: str,
+    control_room: str,
+    clock: Clock = utc_now,
+) -> int:
+    """The whole register of ``first..last`` (every person: it is the period's official copy)
+    into *out* as ``csv`` or ``pdf``; returns the entries written.
+
+    One place for the CLI and the review screen, so that both refuse, write and audit the
+    same way: the refusal is audited by :func:`require`, the export as ``register_exported``
+    with the file's SHA-256 (the copy handed out can be matched to the trail later).
+    """
+    require(session, Permission.REVIEW_REGISTER, audit, "register")
+    start, end = day_range(first, last, tz)
+    entries = register.iter_entries(session, RegisterFilter(period_from=start, period_to=end))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        count = export_csv(entries, out, tz)
+    else:
+        count = export_pdf(entries, out, tz=tz, comune=comune, control_room=control_room,
+                           period=(first, last), generated_at=clock())
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    audit.append(session.username, REGISTER_EXPORTED, out.name, {
+        "format": fmt, "from": first.isoformat(), "to": last.isoformat(), "entries": count,
+        "file": str(out.absolute()), "sha256": digest,
+    })  # fmt: skip
     return count

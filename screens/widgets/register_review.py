@@ -6,9 +6,8 @@ Kept out of :mod:`screens.review` so that the screen module stays about the scre
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,14 @@ from rich.markup import escape
 
 from registry.audit import AuditEntry, VerifyResult
 from registry.i18n import _, ngettext
-from registry.register import RegisterEntry, RegisterFilter
-from registry.register_export import export_csv, export_pdf
-from registry.roles import Permission
-from registry.session import Session, require
+from registry.register import RegisterEntry
+from registry.register_export import REGISTER_EXPORTED, export_period
+from registry.session import Session
 from screens.register_form import RegisterContext, format_local
 
 __all__ = ["AROUND_MINUTES", "REGISTER_EXPORTED", "chain_text", "entry_detail",
            "export_register_period", "verify_settled"]
 
-#: the audit action of an export, the same as ``centrale register export`` writes
-REGISTER_EXPORTED = "register_exported"
 #: minutes either side of the entry whose audit events the detail shows
 AROUND_MINUTES = 30
 
@@ -117,23 +113,7 @@ def export_register_period(context: RegisterContext, session: Session, fmt: str,
                            first: date, last: date, path: Path) -> int:
     """The whole register of ``first..last`` (every person: it is the period's official
     copy, whatever the screen's other filters) into *path*; audited like the CLI's export."""
-    require(session, Permission.REVIEW_REGISTER, context.audit, "register")
-    zone = context.zone
-    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    flt = RegisterFilter(period_from=start, period_to=end)
-    entries = context.register.iter_entries(session, flt)
-    path.parent.mkdir(parents=True, exist_ok=True)
     console = context.console
-    if fmt == "csv":
-        count = export_csv(entries, path, zone)
-    else:
-        count = export_pdf(entries, path, tz=zone, comune=console.site_name,
-                           control_room=console.control_room, period=(first, last),
-                           generated_at=context.clock())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    context.audit.append(session.username, REGISTER_EXPORTED, path.name, {
-        "format": fmt, "from": first.isoformat(), "to": last.isoformat(), "entries": count,
-        "file": str(path.absolute()), "sha256": digest,
-    })  # fmt: skip
-    return count
+    return export_period(context.register, context.audit, session, first=first, last=last,
+                         fmt=fmt, out=path, tz=context.zone, comune=console.site_name,
+                         control_room=console.control_room, clock=context.clock)
