@@ -52,6 +52,7 @@ from registry.roles import Permission
 from registry.session import require
 from screens.bindings import N_, translate_bindings
 from screens.context import ConsoleContext
+from screens.ptz import ptz_ready
 from screens.widgets.footer import KeyFooter
 from screens.widgets.mask_canvas import MaskCanvas, Point
 
@@ -453,14 +454,10 @@ def open_mask_editor(app: object, camera_id: str, runtime: PtzRuntime | None = N
     from textual.app import App
 
     assert isinstance(app, App)
-    context: ConsoleContext | None = getattr(app, "context", None)
-    runtime = runtime or getattr(context, "ptz", None)
-    session = context.session if context is not None else None
-    if context is None or runtime is None:
-        app.notify(_("PTZ control is not available in this console"), severity="error")
+    ready = ptz_ready(app, runtime, REQUIRED_PERMISSION,
+                      _("Only the supervisor defines presets and masks"))
+    if ready is None:
         return False
-    if session is None or not session.allows(REQUIRED_PERMISSION):
-        app.notify(_("Only the supervisor defines presets and masks"), severity="error")
-        return False
+    context, runtime = ready
     app.push_screen(MaskEditorScreen(context, runtime, camera_id))
     return True

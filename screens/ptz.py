@@ -454,20 +454,36 @@ class OpenCameraModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def open_ptz(app: App[object], camera_id: str, runtime: PtzRuntime | None = None) -> bool:
-    """Push the PTZ screen of ``camera_id``; False (and a notification) when it cannot open.
+def ptz_ready(app: App[object], runtime: PtzRuntime | None, permission: Permission,
+              refusal: str) -> tuple[ConsoleContext, PtzRuntime] | None:
+    """The console's context and PTZ runtime when the signed-in person holds *permission*;
+    None after notifying why not (no PTZ in this console, or *refusal*).
 
-    ``runtime`` defaults to ``app.context.ptz`` (the attribute the console gives it).
+    The preconditions every PTZ screen shares before it is pushed; ``runtime`` defaults to
+    ``app.context.ptz`` (the attribute the console gives it).
     """
     context: ConsoleContext | None = getattr(app, "context", None)
     runtime = runtime or getattr(context, "ptz", None)
     session = context.session if context is not None else None
     if context is None or runtime is None:
         app.notify(_("PTZ control is not available in this console"), severity="error")
+        return None
+    if session is None or not session.allows(permission):
+        app.notify(refusal, severity="error")
+        return None
+    return context, runtime
+
+
+def open_ptz(app: App[object], camera_id: str, runtime: PtzRuntime | None = None) -> bool:
+    """Push the PTZ screen of ``camera_id``; False (and a notification) when it cannot open.
+
+    ``runtime`` defaults to ``app.context.ptz`` (the attribute the console gives it).
+    """
+    ready = ptz_ready(app, runtime, REQUIRED_PERMISSION,
+                      _("You are not allowed to move cameras"))
+    if ready is None:
         return False
-    if session is None or not session.allows(REQUIRED_PERMISSION):
-        app.notify(_("You are not allowed to move cameras"), severity="error")
-        return False
+    context, runtime = ready
     if camera_id not in runtime.cameras:
         app.notify(_("{camera} is not a PTZ camera").format(camera=camera_id), severity="error")
         return False
