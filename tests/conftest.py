@@ -26,6 +26,24 @@ from peers import (
     start_ipycam,
 )
 
+from registry.i18n import set_language
+
+# --------------------------------------------------------------------------------------
+# Language
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """English messages (the message ids the tests assert), and English again after.
+
+    Not autouse: a module asks for it with ``pytestmark = pytest.mark.usefixtures("english")``.
+    """
+    set_language("en")
+    yield
+    set_language("en")
+
+
 # --------------------------------------------------------------------------------------
 # Real peers
 # --------------------------------------------------------------------------------------

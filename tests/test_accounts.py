@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from registry import i18n
 from registry.accounts import (
     DEMO_ACCOUNTS,
     AccountLocked,
@@ -67,11 +66,7 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from footage.holds import Holds
 from footage.index import FootageIndex
 from footage.mp4 import open_segment
 from footage.recorder import record_file
-from registry import i18n
 from registry.accounts import Accounts
 from registry.audit import AuditTrail
 from registry.passwords import HashParameters
@@ -51,11 +50,7 @@ SUBJECT = ThirdParty("Anna Bianchi", "C.I. AB1234567", "prot. 77/2025",
                      "Responsabile del trattamento")
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @dataclass

@@ -43,22 +43,14 @@ from footage.export import (
 from footage.export_package import WeakPassword
 from footage.naming import NAME_PATTERN
 from footage.redaction import RecipientKind
-from registry import i18n
 from registry.roles import PermissionDenied
 from registry.session import PERMISSION_REFUSED
 from registry.store_export import ExportStore
 from registry.store_ptz import PtzStore
 
-pytestmark = pytest.mark.peers
+pytestmark = [pytest.mark.peers, pytest.mark.usefixtures("english")]
 JUDGE = RecipientKind.JUDICIAL_AUTHORITY
 SEVEN_ZIP = shutil.which("7z")
-
-
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,6 @@ from footage.media import MediaLog
 from footage.recorder import record_file
 from footage.redaction import RecipientKind
 from footage.verify import verify_package
-from registry.i18n import set_language
 from registry.store_export import ExportStore
 from registry.store_footage import FootageStore, SegmentRow
 from screens.export import ExportContext, ExportScreen, open_export
@@ -45,11 +44,7 @@ SIZE = (120, 40)
 PACKAGE_PASSWORD = "Procura-2026-Brescia"
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @dataclass

@@ -16,7 +16,6 @@ import pytest
 
 from console import cli, services
 from footage.holds import Ground, HoldError, Holds, covers, is_active
-from registry import i18n
 from registry.audit import AuditTrail
 from registry.passwords import HashParameters
 from registry.people import Person
@@ -30,11 +29,7 @@ NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 
 from footage.holds import Holds
-from registry.i18n import set_language
 from registry.store_footage import FootageStore, HoldRow
 from screens.holds import HoldFormModal, HoldsContext, HoldsScreen, ReleaseHoldModal, open_holds
 
@@ -26,11 +25,7 @@ NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 SIZE = (130, 36)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @dataclass

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from footage.media import MediaError, MediaLog, is_open
-from registry import i18n
 from registry.audit import AuditTrail
 from registry.people import Person
 from registry.register import AccessKind, AccessRegister, AccessRequest
@@ -23,11 +22,7 @@ from registry.store_export import ExportStore
 NOW = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

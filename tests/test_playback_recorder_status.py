@@ -16,7 +16,6 @@ from textual.app import App, ComposeResult
 from textual.color import Color
 from textual.widgets import Input
 
-from registry.i18n import set_language
 from registry.store import Store, StoreError
 from registry.store_footage import FootageStore, HealthRow
 from screens.widgets.recorder_status import RecorderStatus, summarize
@@ -24,11 +23,7 @@ from screens.widgets.recorder_status import RecorderStatus, summarize
 T = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

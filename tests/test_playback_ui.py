@@ -26,7 +26,6 @@ from textual.widgets import Input, Select, Static
 from footage.index import FootageIndex
 from footage.playback import PLAYBACK, Playback
 from footage.recorder import record_file
-from registry.i18n import set_language
 from registry.register import AccessKind, AccessRequest, RegisterEntry
 from registry.store_footage import FootageStore, SegmentRow
 from registry.store_ptz import PtzStore
@@ -49,11 +48,7 @@ SIZE = (120, 40)
 FRAME = 0.08  # the clip's frame interval
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @dataclass

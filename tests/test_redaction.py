@@ -36,18 +36,13 @@ from footage.redaction import (
     apply_redactions,
     check_recipient,
 )
-from registry import i18n
 from registry.roles import PermissionDenied
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def box(kind: RedactionKind, rect: tuple[float, float, float, float] = (0.25, 0.25, 0.75, 0.75),

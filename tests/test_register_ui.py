@@ -32,7 +32,6 @@ from textual.widgets import Checkbox, DataTable, Input, Select, SelectionList, S
 
 from registry.accounts import Accounts
 from registry.audit import AuditTrail, VerifyResult
-from registry.i18n import set_language
 from registry.register import (
     AccessKind,
     AccessRegister,
@@ -100,11 +99,7 @@ def make_world(data_dir: Path, clock: Clock | None = None) -> World:
     return World(store, audit, accounts, register, clock, ctx, sessions, data_dir)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

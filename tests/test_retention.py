@@ -20,7 +20,6 @@ from console.config import ConfigInvalid, load_config
 from footage.index import FootageIndex
 from footage.recorder import record_file
 from footage.retention import Retention, RetentionError
-from registry import i18n
 from registry.audit import AuditTrail
 from registry.store import Store
 from registry.store_footage import FootageStore, SegmentRow
@@ -31,11 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "config"
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    i18n.set_language("en")
-    yield
-    i18n.set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

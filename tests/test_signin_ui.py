@@ -30,7 +30,6 @@ from console.config import CentraleConfig
 from console.demo import demo_config
 from registry.accounts import Accounts
 from registry.accounts_core import DEMO_ACCOUNTS
-from registry.i18n import set_language
 from registry.roles import DEFAULT_ROLES, Permission
 from registry.session import Session
 from registry.store_people import PeopleStore, SessionRow
@@ -50,11 +49,7 @@ from screens.widgets.video import VideoView
 SIZE = (120, 40)
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
