@@ -44,6 +44,15 @@ def english() -> Iterator[None]:
     set_language("en")
 
 
+@pytest.fixture
+def italian() -> Iterator[None]:
+    """Italian, the console's default language, for snapshots; English (the process default
+    that other modules' tests expect) after."""
+    set_language("it")
+    yield
+    set_language("en")
+
+
 # --------------------------------------------------------------------------------------
 # Real peers
 # --------------------------------------------------------------------------------------

@@ -33,11 +33,7 @@ def demo_cfg(tmp_path_factory: pytest.TempPathFactory) -> CentraleConfig:
     return demo_config(tmp_path_factory.mktemp("demo-data"))
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")  # the process default; other modules' tests expect it
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 @pytest.fixture

@@ -24,16 +24,11 @@ from console_support import (
 from cameras.stream import StreamStatus
 from console.app import CentraleApp
 from registry.accounts import Accounts
-from registry.i18n import set_language
 
 SIZE = (110, 34)
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")  # the process default; other modules' tests expect it
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]

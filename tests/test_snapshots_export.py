@@ -23,7 +23,6 @@ from test_redaction_ui import ToolApp
 
 from footage.export import ExportRequest
 from footage.redaction import RecipientKind
-from registry.i18n import set_language
 from registry.register import AccessKind, AccessRequest
 from registry.store_export import ExportStore
 from screens.export import ExportScreen
@@ -31,11 +30,7 @@ from screens.export import ExportScreen
 SIZE = (110, 34)
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")  # the process default; other modules' tests expect it
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 @pytest.fixture

@@ -17,16 +17,10 @@ import pytest
 from test_holds_ui import NOW, HoldsApp, HWorld, make_hworld
 from test_playback_ui import T1, PlaybackApp, PWorld, make_pworld, open_player, settle
 
-from registry.i18n import set_language
-
 SIZE = (110, 34)
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")  # the process default; other modules' tests expect it
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from cameras.masks import GATES, MaskPolygon, MaskSet
 from ptz.runtime import PtzRuntime, start_ptz_runtime
 from registry.accounts import Accounts
 from registry.clock import utc_now
-from registry.i18n import set_language
 from registry.store_ptz import PtzStore
 from screens.mask_editor import MaskEditorScreen
 from screens.ptz import PtzScreen
@@ -35,11 +34,7 @@ FIXED = CameraConfig(id="piazza", name="Cam 01", place="Piazza Grande",
                      main_url="/nonexistent/piazza.mp4")
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 @pytest.fixture

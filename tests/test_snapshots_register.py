@@ -21,7 +21,6 @@ from test_register_ui import (
     sign,
 )
 
-from registry.i18n import set_language
 from registry.register import AccessKind
 from screens.register import open_register
 from screens.review import open_review
@@ -29,11 +28,7 @@ from screens.review import open_review
 SIZE = (110, 34)
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")  # the process default; other modules' tests expect it
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 @pytest.fixture

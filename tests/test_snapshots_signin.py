@@ -30,11 +30,7 @@ from registry.i18n import set_language
 SIZE = (110, 34)
 
 
-@pytest.fixture(autouse=True)
-def italian() -> Iterator[None]:
-    set_language("it")
-    yield
-    set_language("en")  # the process default; other modules' tests expect it
+pytestmark = pytest.mark.usefixtures("italian")
 
 
 @pytest.fixture
