@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -27,6 +28,7 @@ from peers import (
 )
 
 from registry.i18n import set_language
+from registry.store import Store
 
 # --------------------------------------------------------------------------------------
 # Language
@@ -51,6 +53,22 @@ def italian() -> Iterator[None]:
     set_language("it")
     yield
     set_language("en")
+
+
+# --------------------------------------------------------------------------------------
+# Storage
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite store in ``tmp_path`` (migrated), closed after the test.
+
+    Modules that want it elsewhere (``tmp_path / "data"``) define their own ``store``.
+    """
+    s = Store.open(tmp_path)
+    yield s
+    s.close()
 
 
 # --------------------------------------------------------------------------------------

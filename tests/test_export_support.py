@@ -14,6 +14,7 @@ from typing import Any
 import av
 import numpy as np
 import pyzipper
+from db_support import stored_session
 from peers import GstRtspPeer, wait_until
 
 from cameras.config import StreamSettings
@@ -24,13 +25,10 @@ from footage.mp4 import open_segment
 from footage.recorder import CameraRecorder, RecorderSettings
 from registry.audit import AuditTrail
 from registry.clock import utc_now
-from registry.people import Person
 from registry.register import AccessKind, AccessRegister, AccessRequest
-from registry.roles import Level, role_named
 from registry.session import Session
 from registry.store import Store
 from registry.store_footage import FootageStore, SegmentRow
-from registry.store_people import PeopleStore
 
 FAST = StreamSettings(open_timeout_s=3, read_timeout_s=3, reconnect_min_s=0.2,
                       reconnect_max_s=1.0)
@@ -58,11 +56,7 @@ class Env:
 
     def person(self, role: str, username: str | None = None) -> Session:
         username = username or f"{role[:4]}{next(_ids)}"
-        now = utc_now()
-        person = Person(username=username, full_name=username.title(), role=role,
-                        level=Level.FIRST, password_hash="x", password_changed_at=now)
-        PeopleStore(self.store).add(person, now, "test")
-        return Session(id=next(_ids), person=person, role=role_named(role), started_at=now)
+        return stored_session(self.store, username, role, utc_now(), session_id=next(_ids))
 
     def entry(self, session: Session, camera: str, start: datetime, end: datetime,
               recipient: str = "Procura della Repubblica di Brescia") -> int:

@@ -8,35 +8,26 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_support import stored_session
 
 from console import cli, services
 from footage.holds import Ground, HoldError, Holds, covers, is_active
 from registry.audit import AuditTrail
 from registry.passwords import HashParameters
-from registry.people import Person
-from registry.roles import Level, PermissionDenied, role_named
+from registry.roles import PermissionDenied
 from registry.session import PERMISSION_REFUSED, Session
 from registry.store import Store
 from registry.store_footage import FootageStore
-from registry.store_people import PeopleStore
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
 pytestmark = pytest.mark.usefixtures("english")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path)
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -50,10 +41,7 @@ def holds(store: Store, trail: AuditTrail) -> Holds:
 
 
 def session(store: Store, username: str, role: str) -> Session:
-    person = Person(username=username, full_name=username.title(), role=role,
-                    level=Level.FIRST, password_hash="x", password_changed_at=NOW)
-    PeopleStore(store).add(person, NOW, "test")
-    return Session(id=1, person=person, role=role_named(role), started_at=NOW)
+    return stored_session(store, username, role, NOW)
 
 
 def place(holds: Holds, who: Session, **changes: object) -> int:

@@ -4,17 +4,16 @@ may see and change which; every change audited; the schema keeps a package's ide
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_support import stored_session
 
 from footage.media import MediaError, MediaLog, is_open
 from registry.audit import AuditTrail
-from registry.people import Person
 from registry.register import AccessKind, AccessRegister, AccessRequest
-from registry.roles import Level, PermissionDenied, role_named
+from registry.roles import PermissionDenied
 from registry.session import Session
 from registry.store import Store, StoreError
 from registry.store_export import ExportStore
@@ -26,24 +25,12 @@ pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def trail(store: Store) -> AuditTrail:
     return AuditTrail(store, b"k" * 32, lambda: NOW)
 
 
 def session(store: Store, username: str, role: str) -> Session:
-    from registry.store_people import PeopleStore
-
-    person = Person(username=username, full_name=username.title(), role=role,
-                    level=Level.FIRST, password_hash="x", password_changed_at=NOW)
-    PeopleStore(store).add(person, NOW, "test")
-    return Session(id=1, person=person, role=role_named(role), started_at=NOW)
+    return stored_session(store, username, role, NOW)
 
 
 def package(store: Store, trail: AuditTrail, who: Session, folder: Path) -> int:

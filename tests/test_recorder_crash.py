@@ -38,13 +38,6 @@ CLIP = VIDEO_DIR / "car-detection.mp4"
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path)
-    yield s
-    s.close()
-
-
 def reopen(tmp_path: Path) -> tuple[Store, FootageIndex, AuditTrail]:
     """What the next start sees: a fresh connection to the same files."""
     s = Store.open(tmp_path)

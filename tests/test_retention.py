@@ -7,7 +7,6 @@ placed days in the past), a real SQLite index, a real audit trail; the clock is 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,13 +30,6 @@ DAY = timedelta(days=1)
 
 
 pytestmark = pytest.mark.usefixtures("english")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path)
-    yield s
-    s.close()
 
 
 @pytest.fixture
