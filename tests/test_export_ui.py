@@ -22,6 +22,7 @@ from peers import VIDEO_DIR
 from test_register_ui import Clock, World, make_world
 from textual.app import App
 from textual.widgets import Input, Select, Static
+from ui_support import OpenerApp
 
 from footage.export import EXPORT, ExportCamera, Exporter, ExportSettings
 from footage.export_package import sha256_file
@@ -88,15 +89,8 @@ def ew(tmp_path: Path) -> Iterator[EWorld]:
     e.w.store.close()
 
 
-class ExportApp(App[None]):
-    def __init__(self, ctx: ExportContext,
-                 opener: Callable[[App[Any], ExportContext], object]) -> None:  # fmt: skip
-        super().__init__()
-        self.ctx = ctx
-        self.opener = opener
-
-    def on_mount(self) -> None:
-        self.opener(self, self.ctx)
+class ExportApp(OpenerApp[ExportContext]):
+    pass
 
 
 def opener(camera: str | None, start: datetime | None, end: datetime | None

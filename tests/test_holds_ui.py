@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from test_register_ui import Clock, World, make_world
 from textual.app import App
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
+from ui_support import OpenerApp, table_rows
 
 from footage.holds import Holds
 from registry.store_footage import FootageStore, HoldRow
@@ -64,20 +65,14 @@ def hw(tmp_path: Path) -> Iterator[HWorld]:
     h.w.store.close()
 
 
-class HoldsApp(App[None]):
+class HoldsApp(OpenerApp[HoldsContext]):
     def __init__(self, ctx: HoldsContext,
                  opener: Callable[[App[Any], HoldsContext], object] = open_holds) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.opener = opener
-
-    def on_mount(self) -> None:
-        self.opener(self, self.ctx)
+        super().__init__(ctx, opener)
 
 
 def rows(app: App[Any]) -> list[list[str]]:
-    table = app.screen.query_one("#holds", DataTable)
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    return table_rows(app, "#holds")
 
 
 async def settle(pilot: Any) -> None:

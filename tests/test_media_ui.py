@@ -11,7 +11,8 @@ import pytest
 from console_support import password_of
 from test_export_ui import PACKAGE_PASSWORD, EWorld, make_eworld, settle, span
 from textual.app import App
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.widgets import Checkbox, Input, Static
+from ui_support import OpenerApp, table_rows
 
 from footage.export import ExportRequest, ExportResult
 from footage.media import MEDIA_COPIED, MEDIA_DELIVERED, MEDIA_DESTROYED
@@ -44,20 +45,14 @@ def export(ew: EWorld, who: str, seconds: tuple[float, float],
         register_entry_id=entry.id, password=PACKAGE_PASSWORD, out_dir=ew.out)
 
 
-class MediaApp(App[None]):
+class MediaApp(OpenerApp[ExportContext]):
     def __init__(self, ctx: ExportContext,
                  opener: Callable[[App[Any], ExportContext], object] = open_media) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.opener = opener
-
-    def on_mount(self) -> None:
-        self.opener(self, self.ctx)
+        super().__init__(ctx, opener)
 
 
 def rows(app: App[Any]) -> list[list[str]]:
-    table = app.screen.query_one("#media", DataTable)
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    return table_rows(app, "#media")
 
 
 async def test_operators_see_their_own_packages_the_supervisor_everyones(ew: EWorld) -> None:

@@ -22,6 +22,7 @@ from peers import VIDEO_DIR
 from test_register_ui import Clock, World, make_world
 from textual.app import App
 from textual.widgets import Input, Select, Static
+from ui_support import OpenerApp
 
 from footage.index import FootageIndex
 from footage.playback import PLAYBACK, Playback
@@ -90,15 +91,8 @@ def pw(tmp_path: Path) -> Iterator[PWorld]:
     p.w.store.close()
 
 
-class PlaybackApp(App[None]):
-    def __init__(self, ctx: PlaybackContext,
-                 opener: Callable[[App[Any], PlaybackContext], object]) -> None:  # fmt: skip
-        super().__init__()
-        self.ctx = ctx
-        self.opener = opener
-
-    def on_mount(self) -> None:
-        self.opener(self, self.ctx)
+class PlaybackApp(OpenerApp[PlaybackContext]):
+    pass
 
 
 def open_player(entry: RegisterEntry, camera: str, at: datetime

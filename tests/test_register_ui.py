@@ -29,6 +29,7 @@ from console_support import (
 from pypdf import PdfReader
 from textual.app import App
 from textual.widgets import Checkbox, DataTable, Input, Select, SelectionList, Static
+from ui_support import OpenerApp
 
 from registry.accounts import Accounts
 from registry.audit import AuditTrail, VerifyResult
@@ -126,18 +127,13 @@ def entry_count(w: World) -> int:
     return int(w.store.fetch_one("SELECT COUNT(*) FROM register_entry")[0])
 
 
-class RegisterApp(App[None]):
-    """A bare app that opens one of the screens under test on a real world."""
+class RegisterApp(OpenerApp[RegisterContext]):
+    """Keeps what the form returns in ``results``."""
 
     def __init__(self, ctx: RegisterContext, opener: Callable[[App[Any], RegisterContext],
                                                                object]) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.opener = opener
+        super().__init__(ctx, opener)
         self.results: list[RegisterEntry | None] = []
-
-    def on_mount(self) -> None:
-        self.opener(self, self.ctx)
 
 
 def open_form(kind: AccessKind = AccessKind.VISIT, **kwargs: Any
