@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -169,6 +169,18 @@ def add_people(accounts: Accounts, usernames: Iterable[str] | None = None, *,
         person = create_person(username, full_name, role, Level.FIRST, password,
                                accounts.policy, now)
         people.add(replace(person, must_change_password=username in forced), now, "test")
+
+
+def accounts_with_people(data_dir: Path, usernames: Iterable[str] | None = None, *,
+                         must_change: Iterable[str] = ()) -> Iterator[Accounts]:
+    """For a fixture, ``yield from`` it: :func:`open_accounts` with :func:`add_people`
+    stored, and the store closed after the test."""
+    accounts = open_accounts(data_dir)
+    add_people(accounts, usernames, must_change=must_change)
+    try:
+        yield accounts
+    finally:
+        accounts.store.close()
 
 
 def password_of(username: str) -> str:

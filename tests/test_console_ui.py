@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyte
 import pytest
-from console_support import SignedInApp, add_people, open_accounts
+from console_support import SignedInApp, accounts_with_people
 from rich.console import Console
 
 from cameras.stream import StreamStatus
@@ -38,10 +38,7 @@ pytestmark = pytest.mark.usefixtures("italian")
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    service = open_accounts(tmp_path)
-    add_people(service)
-    yield service
-    service.store.close()
+    yield from accounts_with_people(tmp_path)
 
 
 def make_app(cfg: CentraleConfig, accounts: Accounts) -> CentraleApp:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import SignedInApp, StillHub, add_people, context, open_accounts
+from console_support import SignedInApp, StillHub, accounts_with_people, context
 from peers import IpycamPeer
 from test_ptz_support import camera_for, control_for, supervisor
 
@@ -29,12 +29,7 @@ FIXED = CameraConfig(id="piazza", name="Cam 01", place="Piazza Grande",
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    acc = open_accounts(tmp_path / "data")
-    add_people(acc)
-    try:
-        yield acc
-    finally:
-        acc.store.close()
+    yield from accounts_with_people(tmp_path / "data")
 
 
 async def test_draw_a_rectangle_by_keys_and_save_it(accounts: Accounts) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from console_support import SignedInApp, StillHub, add_people, context, open_accounts
+from console_support import SignedInApp, StillHub, accounts_with_people, context
 from peers import IpycamPeer, free_port
 from test_ptz_support import camera_for, control_for, supervisor
 
@@ -35,12 +35,7 @@ HOME = PtzPosition(0.0, 0.0, 0.0)
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    acc = open_accounts(tmp_path / "data")
-    add_people(acc)
-    try:
-        yield acc
-    finally:
-        acc.store.close()
+    yield from accounts_with_people(tmp_path / "data")
 
 
 async def _until(pilot: object, check: Callable[[], bool], timeout: float = 8.0) -> bool:

@@ -17,6 +17,7 @@ from console_support import (
     PEOPLE,
     SignedInApp,
     StillHub,
+    accounts_with_people,
     add_people,
     context,
     demo_camera_configs,
@@ -54,10 +55,7 @@ pytestmark = pytest.mark.usefixtures("english")
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    service = open_accounts(tmp_path / "db")
-    add_people(service)
-    yield service
-    service.store.close()
+    yield from accounts_with_people(tmp_path / "db")
 
 
 def still_context(accounts: Accounts | None, **changes: object) -> ConsoleContext:

@@ -15,10 +15,9 @@ import pytest
 from console_support import (
     SignedInApp,
     StillHub,
-    add_people,
+    accounts_with_people,
     context,
     demo_camera_configs,
-    open_accounts,
 )
 
 from cameras.stream import StreamStatus
@@ -47,10 +46,7 @@ def pressing(*keys: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    service = open_accounts(tmp_path)
-    add_people(service, ["mrossi"])
-    yield service
-    service.store.close()
+    yield from accounts_with_people(tmp_path, ["mrossi"])
 
 
 def make_app(accounts: Accounts, layout: int = 4,

@@ -15,7 +15,7 @@ import pytest
 from console_support import (
     SignedInApp,
     StillHub,
-    add_people,
+    accounts_with_people,
     context,
     demo_camera_configs,
     open_accounts,
@@ -35,10 +35,7 @@ pytestmark = pytest.mark.usefixtures("italian")
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    service = open_accounts(tmp_path)
-    add_people(service, must_change=["lverdi"])
-    yield service
-    service.store.close()
+    yield from accounts_with_people(tmp_path, must_change=["lverdi"])
 
 
 def make_app(accounts: Accounts, *, demo: bool = False) -> CentraleApp:
