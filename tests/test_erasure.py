@@ -7,19 +7,18 @@ signed in through the accounts service and register entries signed with their pa
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import cli_with_supervisor
 from console_support import FAST_POLICY, add_people, password_of
 from peers import VIDEO_DIR
 
-from console import cli, services
+from console import services
 from footage.erasure import ERASE_REFUSED, ERASED, Erasure, ErasureError
 from footage.holds import Holds
 from footage.index import FootageIndex
@@ -27,7 +26,6 @@ from footage.mp4 import open_segment
 from footage.recorder import record_file
 from registry.accounts import Accounts
 from registry.audit import AuditTrail
-from registry.passwords import HashParameters
 from registry.people import create_person
 from registry.register import (
     DATA_SUBJECT_REQUEST,
@@ -227,23 +225,9 @@ main_url = "rtsp://127.0.0.1:9/main"
 
 def test_footage_erase_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(services, "HASHING",
-                        HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1))
-    monkeypatch.setenv("CENTRALE_AUDIT_KEY", "cd" * 32)
-    monkeypatch.setenv("CENTRALE_KEY_DIR", str(tmp_path / "keys"))
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
     data = tmp_path / "data"
-    base = ["--data-dir", str(data), "--config", str(config), "--lang", "en"]
     pw = "Torre-Civica-93"
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(pw + "\n"))
-        code = cli.main([*base, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init", "--username", "capo", "--name", "Capo Comando", "--password-stdin")[0] == 0
+    run = cli_with_supervisor(tmp_path, monkeypatch, capsys, CONFIG, pw)
     now = datetime.now(UTC)
     with services.open_services(data, None) as svc:
         index = FootageIndex(data, FootageStore(svc.store))

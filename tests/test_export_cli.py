@@ -4,19 +4,15 @@ removable-media lifecycle."""
 
 from __future__ import annotations
 
-import io
-import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pyzipper
+from cli_support import Run, cli_with_supervisor
 from peers import GstRtspPeer
 from test_export_support import record
 
-from console import cli, services
-from registry.passwords import HashParameters
 from registry.store import Store
 from registry.store_footage import FootageStore
 
@@ -36,30 +32,12 @@ place = "Piazza Università"
 main_url = "rtsp://127.0.0.1:9/main"
 """
 
-Run = Callable[..., tuple[int, str, str]]
-
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Run:  # fmt: skip
-    monkeypatch.setattr(services, "HASHING",
-                        HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1))
-    monkeypatch.setenv("CENTRALE_AUDIT_KEY", "cd" * 32)
-    monkeypatch.setenv("CENTRALE_KEY_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("CENTRALE_EXPORT_PASSWORD", PACKAGE_PW)
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    base = ["--data-dir", str(tmp_path / "data"), "--config", str(config), "--lang", "en"]
-
-    def run(*argv: str, stdin: str = PW) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin + "\n"))
-        code = cli.main([*base, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init", "--username", "capo", "--name", "Capo Comando",
-               "--password-stdin")[0] == 0
-    return run
+    return cli_with_supervisor(tmp_path, monkeypatch, capsys, CONFIG, PW)
 
 
 def entries(data: Path) -> int:

@@ -6,18 +6,15 @@ Real SQLite, real audit trail, sessions of people stored in the database; the CL
 
 from __future__ import annotations
 
-import io
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import cli_with_supervisor
 from db_support import stored_session
 
-from console import cli, services
 from footage.holds import Ground, HoldError, Holds, covers, is_active
 from registry.audit import AuditTrail
-from registry.passwords import HashParameters
 from registry.roles import PermissionDenied
 from registry.session import PERMISSION_REFUSED, Session
 from registry.store import Store
@@ -173,22 +170,7 @@ PW = "Primo-Comando-77"
 def test_holds_command_needs_a_personal_identity(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(services, "HASHING",
-                        HashParameters(time_cost=1, memory_cost_kib=8, parallelism=1))
-    monkeypatch.setenv("CENTRALE_AUDIT_KEY", "cd" * 32)
-    monkeypatch.setenv("CENTRALE_KEY_DIR", str(tmp_path / "keys"))
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    base = ["--data-dir", str(tmp_path / "data"), "--config", str(config), "--lang", "en"]
-
-    def run(*argv: str, stdin: str = PW) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin + "\n"))
-        code = cli.main([*base, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init", "--username", "capo", "--name", "Capo Comando",
-               "--password-stdin")[0] == 0
+    run = cli_with_supervisor(tmp_path, monkeypatch, capsys, CONFIG, PW)
     add = ("holds", "add", "--as", "capo", "--password-stdin", "--ground", "seizure",
            "--authority", "Carabinieri Lumezzane", "--reference", "Decreto 55/25",
            "--camera", "cam1", "--from", "2025-06-01T08:00", "--to", "2025-06-01T09:30",
