@@ -14,7 +14,6 @@ where, the wall time of the frame shown, the speed and what the masks do to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
@@ -30,8 +29,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, Select, Static
 
 from cameras.config import CameraConfig
-from cameras.hub import StreamHandle, StreamHub, Which
-from cameras.stream import StreamReader, StreamStatus
+from cameras.hub import StreamHub
+from cameras.stream import StreamStatus
 from footage.playback import Playback, PlaybackReader, PlaybackStatus
 from footage.playback_timeline import DayTimeline
 from registry.errors import CentraleError
@@ -45,7 +44,7 @@ from screens.register_form import RegisterContext, RegisterFormScreen, format_lo
 from screens.widgets.footer import KeyFooter
 from screens.widgets.session_info import SessionInfo
 from screens.widgets.timeline import Timeline
-from screens.widgets.video import VideoView
+from screens.widgets.video import OneReaderHub, VideoView
 
 __all__ = ["REQUIRED_PERMISSION", "GoToModal", "PlaybackContext", "PlaybackPickScreen",
            "PlaybackScreen", "PlaybackView", "open_playback", "status_text"]
@@ -105,27 +104,11 @@ def status_text(state: PlaybackStatus, camera: CameraConfig | None, zone: ZoneIn
     return " · ".join(parts)
 
 
-class _OneReaderHub:
-    """Hub-shaped: hands the view its one playback reader (the view acquires and releases)."""
-
-    def __init__(self, reader: PlaybackReader) -> None:
-        self.reader = reader
-
-    def acquire(self, camera_id: str, which: Which,
-                on_frame: Callable[[], None] | None = None) -> StreamHandle:  # fmt: skip
-        self.reader.on_frame = on_frame
-        # the reader has the shape of a StreamReader (take, latest, status, target size)
-        return StreamHandle(camera_id, which, cast(StreamReader, self.reader))
-
-    def release(self, handle: StreamHandle, on_frame: Callable[[], None] | None = None) -> None:
-        self.reader.on_frame = None
-
-
 class PlaybackView(VideoView):
     """The video view, fed by a :class:`PlaybackReader` instead of the live stream hub."""
 
     def __init__(self, reader: PlaybackReader, *, id: str | None = None) -> None:
-        super().__init__(cast(StreamHub, _OneReaderHub(reader)), reader.camera_id, "main",
+        super().__init__(cast(StreamHub, OneReaderHub(reader)), reader.camera_id, "main",
                          id=id)
         self.reader = reader
 

@@ -19,10 +19,10 @@ from typing import cast
 import cv2
 import numpy as np
 
-from cameras.hub import StreamHandle, StreamHub, Which
-from cameras.stream import StreamReader, StreamStats, StreamStatus, VideoFrame
+from cameras.hub import StreamHub
+from cameras.stream import StreamStats, StreamStatus, VideoFrame
 from screens.widgets.halfblock import color_mode
-from screens.widgets.video import VideoView, _Picture
+from screens.widgets.video import OneReaderHub, VideoView, _Picture, letterbox
 
 __all__ = ["COLOURS", "DrawnBox", "RedactionCanvas", "StillReader"]
 
@@ -103,19 +103,6 @@ class StillReader:
         return StreamStats(0.0, 0.0, None, self._seq, 0, w, h, 0)
 
 
-class _StillHub:
-    def __init__(self, reader: StillReader) -> None:
-        self.reader = reader
-
-    def acquire(self, camera_id: str, which: Which,
-                on_frame: Callable[[], None] | None = None) -> StreamHandle:  # fmt: skip
-        self.reader.on_frame = on_frame
-        return StreamHandle(camera_id, which, cast(StreamReader, self.reader))
-
-    def release(self, handle: StreamHandle, on_frame: Callable[[], None] | None = None) -> None:
-        self.reader.on_frame = None
-
-
 @dataclass
 class _Overlay:
     boxes: list[DrawnBox] = field(default_factory=list)
@@ -127,7 +114,7 @@ class RedactionCanvas(VideoView):
 
     def __init__(self, camera_id: str, *, id: str | None = None) -> None:
         self.still = StillReader(camera_id)
-        super().__init__(cast(StreamHub, _StillHub(self.still)), camera_id, "main", id=id)
+        super().__init__(cast(StreamHub, OneReaderHub(self.still)), camera_id, "main", id=id)
         self.overlay = _Overlay()
 
     def show(self, rgb: np.ndarray | None) -> None:
@@ -152,13 +139,7 @@ class RedactionCanvas(VideoView):
         key = (frame.seq, width, height * 1000 + self.overlay.version, mode)
         if self._pic is not None and self._pic.key == key:
             return self._pic
-        canvas = np.zeros((height * 2, width, 3), dtype=np.uint8)
-        pic = frame.rgb
-        ph, pw = min(pic.shape[0], height * 2), min(pic.shape[1], width)
-        y0 = (height * 2 - ph) // 2
-        y0 -= y0 % 2
-        x0 = (width - pw) // 2
-        canvas[y0 : y0 + ph, x0 : x0 + pw] = pic[:ph, :pw]
+        canvas, (x0, y0, pw, ph) = letterbox(frame.rgb, width, height)
         for box in self.overlay.boxes:
             bx0, by0, bx1, by1 = box.rect
             p0 = (x0 + round(bx0 * (pw - 1)), y0 + round(by0 * (ph - 1)))

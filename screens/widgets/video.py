@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 import numpy as np
 from rich.segment import Segment
@@ -34,12 +35,14 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
+from cameras.hub import StreamHandle
 from cameras.stream import StreamStats, StreamStatus, VideoFrame
 from registry.i18n import _
 from screens.widgets.halfblock import RowEncoder, color_mode, strips_for_picture
 
 if TYPE_CHECKING:
-    from cameras.hub import StreamHandle, StreamHub, Which
+    from cameras.hub import StreamHub, Which
+    from cameras.stream import StreamReader
 
 
 def fit_picture(cells: Size, aspect: float) -> tuple[int, int]:
@@ -52,6 +55,43 @@ def fit_picture(cells: Size, aspect: float) -> tuple[int, int]:
         w = round(h * aspect)
     h -= h % 2
     return max(2, w), max(2, h)
+
+
+def letterbox(rgb: np.ndarray, width: int, height: int
+              ) -> tuple[np.ndarray, tuple[int, int, int, int]]:  # fmt: skip
+    """*rgb* centred on a black canvas of ``width`` x ``2 * height`` pixels (cropped where
+    larger), and where it lies there: ``(x0, y0, pw, ph)``, ``y0`` even so that the picture
+    starts at the top of a character cell."""
+    canvas = np.zeros((height * 2, width, 3), dtype=np.uint8)
+    ph, pw = min(rgb.shape[0], height * 2), min(rgb.shape[1], width)
+    y0 = (height * 2 - ph) // 2
+    y0 -= y0 % 2
+    x0 = (width - pw) // 2
+    canvas[y0 : y0 + ph, x0 : x0 + pw] = rgb[:ph, :pw]
+    return canvas, (x0, y0, pw, ph)
+
+
+class FrameSource(Protocol):
+    """A reader with the shape of a :class:`~cameras.stream.StreamReader` whose new-frame
+    callback is an attribute (a playback, a still picture)."""
+
+    on_frame: Callable[[], None] | None
+
+
+class OneReaderHub:
+    """Hub-shaped: hands a view its one reader; the view acquires and releases it as it would
+    a live stream of the hub."""
+
+    def __init__(self, reader: FrameSource) -> None:
+        self.reader = reader
+
+    def acquire(self, camera_id: str, which: Which,
+                on_frame: Callable[[], None] | None = None) -> StreamHandle:  # fmt: skip
+        self.reader.on_frame = on_frame
+        return StreamHandle(camera_id, which, cast("StreamReader", self.reader))
+
+    def release(self, handle: StreamHandle, on_frame: Callable[[], None] | None = None) -> None:
+        self.reader.on_frame = None
 
 
 @dataclass(frozen=True)
@@ -356,13 +396,7 @@ class VideoView(Widget):
         key = (frame.seq, width, height, mode)
         if self._pic is not None and self._pic.key == key:
             return self._pic
-        canvas = np.zeros((height * 2, width, 3), dtype=np.uint8)
-        pic = frame.rgb
-        ph, pw = min(pic.shape[0], height * 2), min(pic.shape[1], width)
-        y0 = (height * 2 - ph) // 2
-        y0 -= y0 % 2
-        x0 = (width - pw) // 2
-        canvas[y0 : y0 + ph, x0 : x0 + pw] = pic[:ph, :pw]
+        canvas, _where = letterbox(frame.rgb, width, height)
         rows = self._encoder.encode(canvas, mode) if mode is not None else None
         self._pic = _Picture(key, canvas, mode, rows)
         self._strips = None
