@@ -40,6 +40,42 @@ class StreamHandle:
     _released: bool = field(default=False, repr=False)
 
 
+def camera_source(cam: CameraConfig, which: Which, settings: StreamSettings,
+                  password_for: PasswordLookup) -> StreamSource:  # fmt: skip
+    """Where a camera's *which* stream comes from: the live view and the recorder alike.
+
+    ONVIF cameras are asked for their stream URIs at every connection (they change with the
+    device's configuration). No password to be had (no keyring backend, say): the source
+    fails with the reason, shown in place of a picture, and the reader retries at its
+    slowest pace.
+    """
+    try:
+        password = password_for(cam.id) if cam.username else None
+    except CredentialError as exc:
+        message = exc.message
+
+        def refuse() -> str:
+            raise CameraAuthError(message)
+
+        return StreamSource(cam.id, "", cam.username, None, resolver=refuse)
+    if cam.onvif:
+        address = cam.onvif
+
+        def resolve() -> str:
+            from cameras.device import resolve_stream_uris
+
+            uris = resolve_stream_uris(cam.id, address, cam.username, password,
+                                       timeout_s=settings.open_timeout_s)
+            return (uris.sub or uris.main) if which == "sub" else uris.main
+
+        return StreamSource(cam.id, "", cam.username, password, resolver=resolve)
+    url = cam.stream_url(which)
+    if url is None:
+        raise ValueError(f"camera {cam.id} has no stream URL")
+    return StreamSource(cam.id, url, cam.username, password, loop=cam.loop,
+                        realtime=is_file_source(url))
+
+
 class StreamHub:
     def __init__(
         self,
@@ -62,36 +98,7 @@ class StreamHub:
         self._listeners: dict[tuple[str, Which], list[Callable[[], None]]] = {}
 
     def _source(self, cam: CameraConfig, which: Which) -> StreamSource:
-        try:
-            password = self._password_for(cam.id) if cam.username else None
-        except CredentialError as exc:
-            # No password to be had (no keyring backend, say): the tile says why, in place
-            # of a picture, and the reader retries at its slowest pace.
-            message = exc.message
-
-            def refuse() -> str:
-                raise CameraAuthError(message)
-
-            return StreamSource(cam.id, "", cam.username, None, resolver=refuse)
-        if cam.onvif:
-            address = cam.onvif
-
-            def resolve() -> str:
-                from cameras.device import resolve_stream_uris
-
-                uris = resolve_stream_uris(
-                    cam.id, address, cam.username, password,
-                    timeout_s=self.settings.open_timeout_s,
-                )
-                return (uris.sub or uris.main) if which == "sub" else uris.main
-
-            return StreamSource(cam.id, "", cam.username, password, resolver=resolve)
-        url = cam.stream_url(which)
-        if url is None:
-            raise ValueError(f"camera {cam.id} has no stream URL")
-        return StreamSource(
-            cam.id, url, cam.username, password, loop=cam.loop, realtime=is_file_source(url)
-        )
+        return camera_source(cam, which, self.settings, self._password_for)
 
     def acquire(
         self,

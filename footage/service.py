@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from cameras.config import CameraConfig, StreamSettings, is_file_source
-from cameras.credentials import CredentialError
-from cameras.errors import CameraAuthError
+from cameras.config import CameraConfig, StreamSettings
+from cameras.hub import camera_source
 from cameras.stream import StreamSource
 from footage.index import Auditor, FootageIndex, ReconcileReport, RecorderLock, RecorderRunning
 from footage.recorder import CameraRecorder, RecorderSettings
@@ -45,29 +44,7 @@ def main_source(
     cam: CameraConfig, settings: StreamSettings, password_for: PasswordLookup
 ) -> StreamSource:
     """Where a camera's main stream comes from (ONVIF cameras: asked at every connection)."""
-    try:
-        password = password_for(cam.id) if cam.username else None
-    except CredentialError as exc:
-        message = exc.message
-
-        def refuse() -> str:
-            raise CameraAuthError(message)
-
-        return StreamSource(cam.id, "", cam.username, None, resolver=refuse)
-    if cam.onvif:
-        address = cam.onvif
-
-        def resolve() -> str:
-            from cameras.device import resolve_stream_uris
-
-            uris = resolve_stream_uris(cam.id, address, cam.username, password,
-                                       timeout_s=settings.open_timeout_s)
-            return uris.main
-
-        return StreamSource(cam.id, "", cam.username, password, resolver=resolve)
-    url = cam.stream_url("main") or ""
-    return StreamSource(cam.id, url, cam.username, password, loop=cam.loop,
-                        realtime=is_file_source(url))
+    return camera_source(cam, "main", settings, password_for)
 
 
 class RecorderService:

@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
+from peers import IpycamPeer
 
 from cameras.config import CameraConfig, StreamSettings
 from cameras.credentials import CredentialStoreUnavailable
-from cameras.hub import StreamHub
+from cameras.hub import StreamHub, camera_source
 from cameras.masks import MaskGate
 from cameras.stream import StreamReader, StreamSource, StreamStatus
 from console.demo import CAMERAS, render_clip
@@ -124,3 +125,25 @@ def test_the_hub_registers_every_camera_before_any_reader(clip: Path) -> None:
     assert GATES.decision("fixed-1") == Show()
     assert not isinstance(GATES.decision("fixed-1"), Blank)
     GATES.unregister("fixed-1")
+
+
+@pytest.mark.peers
+def test_live_view_and_recorder_ask_an_onvif_camera_for_the_same_stream(
+    ipycam: IpycamPeer,
+) -> None:
+    """One ``camera_source`` serves both: the recorder's main stream is the live view's."""
+    from footage.service import main_source
+
+    cam = CameraConfig(id="dome", name="Dome", place="Piazza", onvif=ipycam.address,
+                       username=ipycam.username)
+
+    def lookup(_camera_id: str) -> str | None:
+        return ipycam.password
+
+    live = camera_source(cam, "main", StreamSettings(), lookup)
+    recorded = main_source(cam, StreamSettings(), lookup)
+    assert live.resolver is not None and recorded.resolver is not None
+    url = live.resolver()  # asked of the device through the real ONVIF client
+    assert url.startswith("rtsp://") and recorded.resolver() == url
+    assert (recorded.username, recorded.password) == (ipycam.username, ipycam.password)
+    assert recorded.url == "" and not recorded.loop
