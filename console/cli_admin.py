@@ -241,6 +241,15 @@ def _signed_in(services: Services, args: argparse.Namespace,
 
 
 @contextmanager
+def _acting_session(args: argparse.Namespace, data_dir: Path) -> Iterator[tuple[Services, Session]]:
+    """The services and the actor's own session (``--as``, ``--password-stdin``) for the
+    length of one command: what most commands that change or read protected data open."""
+    source = PasswordSource(args.password_stdin)
+    with _services(args, data_dir) as services, _signed_in(services, args, source) as session:
+        yield services, session
+
+
+@contextmanager
 def _bad_input_is_usage() -> Iterator[None]:
     try:
         yield

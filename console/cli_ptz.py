@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from cameras.config import CAMERA_ID_PATTERN, CameraConfig
 from cameras.masks import MaskError
 from console.cli import EXIT_OK, UsageError
-from console.cli_admin import PasswordSource, _config, _services, _signed_in
+from console.cli_admin import _acting_session, _config
 from ptz.leases import LeaseBook, LeaseRefused
 from ptz.presets import Preset, PresetBook
 from ptz.tours import Tour, TourBook, TourError
@@ -311,9 +311,7 @@ def _cameras(args: argparse.Namespace) -> list[CameraConfig] | None:
 
 def _presets_list(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         presets = list_presets(services.store, services.audit, session, args.camera_id)
     if not presets:
         print(_("Camera {camera} has no presets.").format(camera=args.camera_id))
@@ -328,9 +326,7 @@ def _masks_export(args: argparse.Namespace, data_dir: Path) -> int:
     if path.is_dir() or not path.parent.is_dir():
         raise UsageError(_("FILE.json: {path} is not a file in an existing folder").format(
             path=path))  # fmt: skip
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         data = export_masks_file(services.store, services.audit, session, args.camera_id, path)
     print(_("Masks of {camera} ({n} presets) written to {path}").format(
         camera=args.camera_id, n=len(data["presets"]), path=path))  # fmt: skip
@@ -342,9 +338,7 @@ def _masks_import(args: argparse.Namespace, data_dir: Path) -> int:
     path = Path(args.file).expanduser()
     if not path.is_file():
         raise UsageError(_("FILE.json: {path} does not exist").format(path=path))
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         try:
             counts = import_masks_file(services.store, services.audit, session,
                                        args.camera_id, path)  # fmt: skip
@@ -363,9 +357,7 @@ def _timezone(args: argparse.Namespace) -> str:
 def _tours_define(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
     stops = parse_stops(args.stops)
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         tour = define_tour(services.store, services.audit, session, args.camera_id, args.name,
                            stops)  # fmt: skip
     print(_("Tour {name} of {camera} defined: {n} stops").format(
@@ -375,9 +367,7 @@ def _tours_define(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _tours_list(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source):  # fmt: skip
+    with _acting_session(args, data_dir) as (services, _session):
         lines = format_tours(_tour_books(services.store, services.audit), args.camera_id)
     if not lines:
         print(_("Camera {camera} has no tours.").format(camera=args.camera_id))
@@ -388,9 +378,7 @@ def _tours_list(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _tours_start(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         book = _tour_books(services.store, services.audit)
         tour = pick_tour(book, args.camera_id, args.tour)
         book.request_start(session, args.camera_id, tour.id)
@@ -401,9 +389,7 @@ def _tours_start(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _tours_stop(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         _tour_books(services.store, services.audit).request_stop(session, args.camera_id)
     print(_("Tour stop of {camera} requested: the recorder service stops it").format(
         camera=args.camera_id))  # fmt: skip
@@ -414,9 +400,7 @@ def _ptz_open(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
     timezone = _timezone(args)
     until = parse_until(args.until, timezone)
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         open_camera(services.store, services.audit, session, args.camera_id, until, timezone)
     local = until.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
     print(_("Camera {camera} is open to second-level control rooms until {until}").format(
@@ -427,9 +411,7 @@ def _ptz_open(args: argparse.Namespace, data_dir: Path) -> int:
 def _ptz_close(args: argparse.Namespace, data_dir: Path) -> int:
     check_camera(args.camera_id, _cameras(args))
     timezone = _timezone(args)
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         closed = close_camera(services.store, services.audit, session, args.camera_id, timezone)
     print(_("Camera {camera} closed to second-level control rooms ({n} openings ended)").format(
         camera=args.camera_id, n=closed))  # fmt: skip

@@ -23,7 +23,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from console.cli import EXIT_OK, UsageError
-from console.cli_admin import PasswordSource, _config, _services, _signed_in
+from console.cli_admin import _acting_session, _config
 from registry.audit import AuditTrail
 from registry.clock import Clock, utc_now
 from registry.i18n import _
@@ -140,9 +140,7 @@ def _register_export(args: argparse.Namespace, data_dir: Path) -> int:
     tz = ZoneInfo(config.site.timezone if config else DEFAULT_TIMEZONE)
     comune = config.site.comune if config else ""
     control_room = config.site.control_room if config else ""
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, \
-            _signed_in(services, args, source) as session:  # fmt: skip
+    with _acting_session(args, data_dir) as (services, session):
         count = export_register(services.store, services.audit, session, first=first,
                                 last=last, fmt=fmt, out=out, tz=tz, comune=comune,
                                 control_room=control_room)
