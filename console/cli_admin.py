@@ -316,8 +316,7 @@ def _users_add(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _users_list(args: argparse.Namespace, data_dir: Path) -> int:
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, _signed_in(services, args, source) as actor:
+    with _acting_session(args, data_dir) as (services, actor):
         people = services.accounts.people(actor)
         now = services.accounts.clock()
         policy = services.policy

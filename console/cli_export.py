@@ -33,7 +33,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from console.cli import EXIT_FAILURE, EXIT_OK, UsageError
-from console.cli_admin import PasswordSource, _config, _services, _signed_in
+from console.cli_admin import PasswordSource, _acting_session, _config, _services, _signed_in
 from console.services import Services
 from footage.export import (
     ExportCamera,
@@ -319,8 +319,7 @@ def _signed(args: argparse.Namespace) -> None:
 
 def _media_list(args: argparse.Namespace, data_dir: Path) -> int:
     _signed(args)
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, _signed_in(services, args, source) as session:
+    with _acting_session(args, data_dir) as (services, session):
         rows = _media(services).packages(session, everyone=args.all, open_only=args.open)
     if not rows:
         print(_("No exported packages."))
@@ -334,8 +333,7 @@ def _media_list(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _media_move(args: argparse.Namespace, data_dir: Path) -> int:
     _signed(args)
-    source = PasswordSource(args.password_stdin)
-    with _services(args, data_dir) as services, _signed_in(services, args, source) as session:
+    with _acting_session(args, data_dir) as (services, session):
         log = _media(services)
         with _bad_input():
             row = _move(log, session, args)
