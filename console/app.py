@@ -71,6 +71,7 @@ PRIVACY_KEY = "f12"
 PRIVACY_KEY_ALT = "b"
 SIGN_OUT_KEY = "f10"
 LOCK_KEY = "ctrl+l"
+HELP_KEY = "f1"
 REGISTER_KEY = "f9"
 REVIEW_KEY = "f8"
 PLAYBACK_KEY = "f7"
@@ -98,6 +99,8 @@ class CentraleApp(App[int]):
                 show=False, id="app.privacy_blank_alt"),
         Binding(SIGN_OUT_KEY, "sign_out", N_("Sign out"), id="app.sign_out",
                 key_display="F10"),
+        # every key of the screen, with what it does, for when the footer is too narrow
+        Binding(HELP_KEY, "toggle_keys", N_("Keys"), id="app.keys", key_display="F1"),
         Binding(LOCK_KEY, "lock", N_("Lock"), id="app.lock"),
         Binding(REGISTER_KEY, "open_register", N_("Register"), id="app.open_register",
                 key_display="F9"),
@@ -280,6 +283,15 @@ class CentraleApp(App[int]):
         # the role's permissions (screens.permissions, scope "app": the register F9, the
         # review F8 when they are bound here)
         return action_allowed(self.session, "app", action)
+
+    # -- the list of keys ------------------------------------------------------------------
+
+    def action_toggle_keys(self) -> None:
+        """Show or hide the panel with every key of the screen (only those the role may use)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     # -- the access register ---------------------------------------------------------------
 

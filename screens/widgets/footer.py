@@ -29,8 +29,8 @@ class KeyFooter(Footer):
 
     #: actions shown first, in this order
     FIRST: ClassVar[tuple[str, ...]] = (
-        "privacy_blank", "sign_out", "lock", "open_playback", "open_export", "open_register",
-        "open_review", "open_holds", "open_media",
+        "privacy_blank", "toggle_keys", "sign_out", "lock", "open_playback", "open_export",
+        "open_register", "open_review", "open_holds", "open_media",
     )
 
     _shown: tuple[object, ...] | None = None
