@@ -18,6 +18,7 @@ import gc
 import logging
 import os
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -37,7 +38,6 @@ from footage.holds import Holds
 from footage.index import FootageIndex
 from footage.media import MediaLog
 from footage.playback import Playback
-from ptz.presets import PresetBook
 from ptz.runtime import start_ptz_runtime
 from registry.accounts import Accounts
 from registry.accounts_core import DEMO_ACCOUNTS
@@ -378,25 +378,27 @@ def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: boo
 
     log.info("console starting: %d cameras, language %s, demo %s, data %s",
              len(config.enabled_cameras), language, demo, data_dir)
-    services = open_services(data_dir, config)
-    try:
+    with ExitStack() as running:  # closed in reverse order, also when start-up fails
+        services = running.enter_context(open_services(data_dir, config))
         accounts = services.accounts
         accounts.close_stale_sessions()  # a crash of this console left them open
         accounts.disable_unused()  # R12; the sign-in applies it too, this catches the rest
         store, audit = services.store, services.audit
-        recorder = None
         if demo:  # the demo records its cameras too, so that playback and export have footage
             from console.demo import start_demo_recorder
 
-            recorder = start_demo_recorder(data_dir, config, store, audit)
-        fixed_masks = PresetBook(PtzStore(store), audit).all_fixed_masks()
-        context = build_context(config, accounts, demo=demo, fixed_masks=fixed_masks)
-        footage = FootageStore(store)
-        context.read_health = footage.all_health
-        context.ptz = start_ptz_runtime(
+            running.callback(start_demo_recorder(data_dir, config, store, audit).stop)
+        # The PTZ runtime loads the stored fixed-camera masks (and reloads them when the
+        # supervisor edits them); the hub's gates start from the same masks.
+        ptz = start_ptz_runtime(
             config.enabled_cameras, store, audit, password_for=get_camera_password,
             timezone=config.site.timezone, workstation=accounts.workstation,
         )  # fmt: skip
+        running.callback(ptz.close)
+        context = build_context(config, accounts, demo=demo, fixed_masks=ptz.fixed_masks)
+        context.ptz = ptz
+        footage = FootageStore(store)
+        context.read_health = footage.all_health
         register = AccessRegister(store, audit, accounts.verify_signature,
                                   extra_purposes=config.access_register.extra_purposes)
         register_context = RegisterContext(
@@ -418,15 +420,7 @@ def run_console(config: CentraleConfig, data_dir: Path, language: str, demo: boo
         app = CentraleApp(context, register_context,
                           PlaybackContext(register_context, playback, export),
                           HoldsContext(context, holds), export)
-        try:
-            result = app.run()
-        finally:
-            if context.ptz is not None:
-                context.ptz.close()
-            if recorder is not None:
-                recorder.stop()
-    finally:
-        services.close()
+        result = app.run()
     return int(result or 0)
 
 

@@ -112,6 +112,11 @@ class PtzRuntime:
 
     # -- start ---------------------------------------------------------------------------
 
+    @property
+    def fixed_masks(self) -> dict[str, MaskSet]:
+        """The stored masks of the fixed cameras, as loaded at start and on each refresh."""
+        return dict(self._fixed)
+
     def start(self) -> PtzRuntime:
         self._fixed = self.presets.all_fixed_masks()
         gates = register_cameras(self.all_cameras, self._fixed, self._gates)
