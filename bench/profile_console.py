@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run_grid as rg
+import grid_console as gc  # bench/ is on sys.path when run as a script
+import grid_processes as gp
 
 
 def main() -> int:
@@ -31,32 +32,32 @@ def main() -> int:
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--keys", action="store_true", help="press arrows every 100 ms meanwhile")
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
-    p.add_argument("--out", default=str(rg.REPO / "bench" / "results"))
+    p.add_argument("--out", default=str(gp.REPO / "bench" / "results"))
     a = p.parse_args()
     cases = {
-        "grid1": rg.Case("grid1", 1, "sub", 10, "", 1, 0),
-        "grid4": rg.Case("grid4", 4, "sub", 10, "", 1, 0),
-        "grid9": rg.Case("grid9", 9, "sub", 10, "", 1, 0),
-        "grid16": rg.Case("grid16", 16, "sub", 10, "", 1, 0),
-        "single": rg.Case("single", 1, "main", 25, "", 1, 0),
+        "grid1": gp.Case("grid1", 1, "sub", 10, "", 1, 0),
+        "grid4": gp.Case("grid4", 4, "sub", 10, "", 1, 0),
+        "grid9": gp.Case("grid9", 9, "sub", 10, "", 1, 0),
+        "grid16": gp.Case("grid16", 16, "sub", 10, "", 1, 0),
+        "single": gp.Case("single", 1, "main", 25, "", 1, 0),
     }
     case = cases[a.case]
     work = Path(tempfile.mkdtemp(prefix="centrale-prof-"))
-    peers = rg.Peers([rg.GstServer(10, pat) for pat in rg.PATTERNS_10],
-                     [rg.GstServer(25, pat) for pat in rg.PATTERNS_25], log_dir=work)
+    peers = gp.Peers([gp.GstServer(10, pat) for pat in gp.PATTERNS_10],
+                     [gp.GstServer(25, pat) for pat in gp.PATTERNS_25], log_dir=work)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"profile-{a.case}{'-keys' if a.keys else ''}"
     try:
         peers.start()
         peers.ensure_alive(case)
-        con = rg.Console(case, peers, work, "prof")
+        con = gc.Console(case, peers, work, "prof")
         con.start()
-        if con.wait_for(rg.all_painted(case.tiles, "sub"), 30) is None:
+        if con.wait_for(gc.all_painted(case.tiles, "sub"), 30) is None:
             raise SystemExit("tiles never painted")
         if case.stream == "main":
             con.send("Enter")
-            con.wait_for(rg.all_painted(1, "main"), 20)
+            con.wait_for(gc.all_painted(1, "main"), 20)
         time.sleep(2)
         stop = threading.Event()
 

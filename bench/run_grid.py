@@ -37,12 +37,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is on sys.path when run as a script
-from grid_console import (  # Console, all_painted: also used by profile_console.py
-    Console,  # noqa: F401
-    all_painted,  # noqa: F401
-    run_baseline,
-    run_console,
-)
+from grid_console import run_baseline, run_console
 from grid_processes import (
     ANALYZEDURATION_US,
     GST_SERVER,
