@@ -9,6 +9,11 @@ the grid behave as before sign-in existed.
 out readers that show one fixed picture (the demo scene at t=0, scaled to the size asked),
 so that a snapshot does not depend on which frame a live stream happened to be at. Every
 behaviour test uses the real hub with real demo clips decoded by PyAV.
+
+The access register's screens (``test_register_ui``, ``test_review_ui`` and the modules that
+build on them) share a ``World``: a real database file, audit trail, accounts service and
+register with three people signed in, made by ``make_world`` or the ``world`` fixture (import
+it as ``register_world``, so that the name does not shadow the tests' ``world`` argument).
 """
 
 from __future__ import annotations
@@ -16,13 +21,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
+import pytest
+from textual.app import App
+from textual.widgets import DataTable
+from ui_support import OpenerApp
 
 from cameras.config import CameraConfig
 from cameras.hub import StreamHandle
@@ -34,10 +44,13 @@ from registry.audit import AuditTrail
 from registry.clock import utc_now
 from registry.passwords import HashParameters, PasswordPolicy
 from registry.people import create_person
+from registry.register import AccessKind, AccessRegister, AccessRequest, RegisterEntry, ThirdParty
 from registry.roles import Level
+from registry.session import Session
 from registry.store import Store
 from registry.store_people import PeopleStore
 from screens.context import ConsoleContext
+from screens.register_form import RegisterContext
 from screens.session_events import SessionStarted
 
 FIXED_NOW = datetime(2026, 11, 23, 10, 30, 0)
@@ -210,3 +223,109 @@ def signed_in_context(context: ConsoleContext, data_dir: Path) -> ConsoleContext
     context.accounts = accounts
     return context
 
+
+# --------------------------------------------------------------------------------------
+# The access register, its form and its review (test_register_ui, test_review_ui, and the
+# playback, holds, export and register-snapshot modules through test_register_ui)
+# --------------------------------------------------------------------------------------
+
+
+SIZE = (120, 40)
+ROME = ZoneInfo("Europe/Rome")
+#: 23/11/2026 10:30 in Rome, the console_support clock
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+VISITOR = ThirdParty("Giovanni Esposito", "C.I. CA12345AB", "prot. 1234/2026",
+                     "Responsabile del trattamento")
+
+
+class Clock:
+    def __init__(self, start: datetime = NOW) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    store: Store
+    audit: AuditTrail
+    accounts: Accounts
+    register: AccessRegister
+    clock: Clock
+    ctx: RegisterContext
+    sessions: dict[str, Session]
+    data_dir: Path
+
+    def as_(self, username: str) -> RegisterContext:
+        self.ctx.console.session = self.sessions[username]
+        return self.ctx
+
+
+def make_world(data_dir: Path, clock: Clock | None = None) -> World:
+    clock = clock or Clock()
+    store = Store.open(data_dir)
+    audit = AuditTrail(store, b"k" * 32, clock)
+    accounts = Accounts(store, audit, FAST_POLICY, clock=clock)
+    add_people(accounts)
+    sessions: dict[str, Session] = {}
+    for username in ("mrossi", "lverdi", "gneri"):
+        result = accounts.sign_in(username, password_of(username))
+        assert result.session is not None, result.message
+        sessions[username] = result.session
+    register = AccessRegister(store, audit, accounts.verify_signature, clock,
+                              extra_purposes=["Controllo mercato settimanale"])
+    cams = demo_camera_configs()
+    console = context(StillHub(cams), cams, accounts=accounts)
+    ctx = RegisterContext(console=console, register=register, audit=audit,
+                          data_dir=data_dir, clock=clock)
+    return World(store, audit, accounts, register, clock, ctx, sessions, data_dir)
+
+
+@pytest.fixture(name="world")
+def register_world(tmp_path: Path) -> Iterator[World]:
+    w = make_world(tmp_path / "data")
+    yield w
+    w.store.close()
+
+
+def sign(w: World, who: str, kind: AccessKind = AccessKind.PLAYBACK, *,
+         hours_ago: float = 5, **changes: Any) -> RegisterEntry:
+    """One entry signed through the service with the person's real password."""
+    cams = [c.id for c in w.ctx.console.cameras]
+    req = AccessRequest(
+        kind=kind, purpose="road_accident", cameras=cams[:2],
+        span_from=w.clock() - timedelta(hours=hours_ago + 1),
+        span_to=w.clock() - timedelta(hours=hours_ago), observations="Incidente via Roma")
+    if kind is AccessKind.VISIT:
+        req = replace(req, third_party=VISITOR, confidentiality_declared=True)
+    return w.register.open_entry(w.sessions[who], replace(req, **changes), password_of(who))
+
+
+class RegisterApp(OpenerApp[RegisterContext]):
+    """Keeps what the form returns in ``results``."""
+
+    def __init__(self, ctx: RegisterContext, opener: Callable[[App[Any], RegisterContext],
+                                                               object]) -> None:
+        super().__init__(ctx, opener)
+        self.results: list[RegisterEntry | None] = []
+
+
+def table_ids(screen: Any, table_id: str) -> list[int]:
+    table = screen.query_one(f"#{table_id}", DataTable)
+    return [int(str(table.get_row_at(i)[0])) for i in range(table.row_count)]
+
+
+def review_world(w: World) -> dict[str, RegisterEntry]:
+    """Entries by two operators and a supervisor on different days, cameras, purposes."""
+    cams = [c.id for c in w.ctx.console.cameras]
+    made: dict[str, RegisterEntry] = {}
+    w.clock.now = NOW - timedelta(days=3)
+    made["lverdi_old"] = sign(w, "lverdi", cameras=[cams[0]])
+    w.clock.now = NOW - timedelta(days=1)
+    made["lverdi_visit"] = sign(w, "lverdi", AccessKind.VISIT, cameras=[cams[1]],
+                                purpose="police_investigation")
+    made["gneri"] = sign(w, "gneri", cameras=[cams[2]], purpose="urban_security")
+    w.clock.now = NOW
+    made["lverdi_new"] = sign(w, "lverdi", cameras=[cams[0], cams[3]], hours_ago=1)
+    return made
