@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_register_ui import Clock, World, make_world
+from console_support import Clock, World, make_world
 from textual.app import App
 from textual.widgets import Input, Select, Static
 from ui_support import OpenerApp, table_rows

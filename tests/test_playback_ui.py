@@ -17,9 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from console_support import password_of
+from console_support import Clock, World, make_world, password_of
 from peers import VIDEO_DIR
-from test_register_ui import Clock, World, make_world
 from textual.app import App
 from textual.widgets import Input, Select, Static
 from ui_support import OpenerApp

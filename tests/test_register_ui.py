@@ -18,13 +18,10 @@ from console_support import (
     NOW,
     SIZE,
     VISITOR,
-    Clock,  # noqa: F401  (imported from here by the playback, holds and export modules)
     RegisterApp,
     World,
-    make_world,  # noqa: F401  (likewise)
     password_of,
     register_world,  # noqa: F401  (the ``world`` fixture)
-    review_world,  # noqa: F401  (imported from here by the register snapshots)
     sign,
     table_ids,
 )

@@ -12,14 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_register_ui import (
-    RegisterApp,
-    World,
-    make_world,
-    open_form,
-    review_world,
-    sign,
-)
+from console_support import RegisterApp, World, make_world, review_world, sign
+from test_register_ui import open_form
 
 from registry.register import AccessKind
 from screens.register import open_register
