@@ -6,7 +6,6 @@ Kept out of :mod:`screens.review` so that the screen module stays about the scre
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from registry.session import Session
 from screens.register_form import RegisterContext, format_local
 
 __all__ = ["AROUND_MINUTES", "REGISTER_EXPORTED", "chain_text", "entry_detail",
-           "export_register_period", "verify_settled"]
+           "export_register_period"]
 
 #: minutes either side of the entry whose audit events the detail shows
 AROUND_MINUTES = 30
@@ -87,26 +86,6 @@ def entry_detail(entry: RegisterEntry, events: list[AuditEntry], zone: Any) -> s
                       f"{ev.action} {ev.target}".rstrip())
         lines.append(f"[reverse]▶ {text}[/reverse]" if ev.id == e.audit_id else f"  {text}")
     return "\n".join(lines)
-
-
-def verify_settled(verify: Callable[[], VerifyResult], attempts: int = 3) -> VerifyResult:
-    """The trail's verification, repeated when it fails differently each time.
-
-    ``AuditTrail.verify`` reads the head first and the entries after, without one snapshot;
-    an event appended meanwhile (a sign-in at another desk, this screen's own review) makes
-    the head look older than the entries. A real break fails the same way every time, so
-    an alarm is raised only when two runs agree (or after *attempts* runs).
-    """
-    result = verify()
-    for _attempt in range(attempts - 1):
-        if result.ok:
-            break
-        again = verify()
-        if (again.ok, again.first_bad_id, again.reason) == (result.ok, result.first_bad_id,
-                                                           result.reason):
-            break
-        result = again
-    return result
 
 
 def export_register_period(context: RegisterContext, session: Session, fmt: str,
