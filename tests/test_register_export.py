@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from test_register import PASSWORD, T0, VISITOR, World, request, world  # noqa: F401
+from register_support import PASSWORD, T0, VISITOR, World, register_world_fixture, request  # noqa: F401
 
 from registry.register import AccessKind, RegisterEntry
 from registry.register_export import (
@@ -30,7 +30,7 @@ PERIOD = (date(2026, 3, 1), date(2026, 3, 2))
 
 
 @pytest.fixture
-def entries(world: World) -> list[RegisterEntry]:  # noqa: F811
+def entries(world: World) -> list[RegisterEntry]:
     op, sup = world.sessions["a.bianchi"], world.sessions["s.neri"]
     visit = world.register.open_entry(
         op, request(AccessKind.VISIT, third_party=ROMANIAN,
@@ -152,7 +152,7 @@ def test_pdf_foglio_tipo_with_a_unicode_font(entries: list[RegisterEntry], tmp_p
 
 
 def test_pdf_many_entries_span_pages_with_headings_repeated(
-    world: World, tmp_path: Path  # noqa: F811
+    world: World, tmp_path: Path
 ) -> None:
     op = world.sessions["a.bianchi"]
     for n in range(45):
@@ -208,7 +208,7 @@ def test_transliterate() -> None:
 # ------------------------------------------------------------------------------ CLI
 
 
-def test_export_register_writes_and_audits(world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_export_register_writes_and_audits(world: World, tmp_path: Path) -> None:
     from zoneinfo import ZoneInfo
 
     from console.cli_register import REGISTER_EXPORTED, export_register
