@@ -14,10 +14,15 @@ The access register's screens (``test_register_ui``, ``test_review_ui`` and the 
 build on them) share a ``World``: a real database file, audit trail, accounts service and
 register with three people signed in, made by ``make_world`` or the ``world`` fixture (import
 it as ``register_world``, so that the name does not shadow the tests' ``world`` argument).
+
+The sign-in and session screens (``test_signin_ui``, ``test_session_ui``) share the
+``accounts`` fixture (import it as ``people_accounts``), ``still_context`` and the pilot helpers
+(``sign_in``, ``wait_for``, ``screen_text``, ``shown_keys``, ...).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -48,7 +53,7 @@ from registry.register import AccessKind, AccessRegister, AccessRequest, Registe
 from registry.roles import Level
 from registry.session import Session
 from registry.store import Store
-from registry.store_people import PeopleStore
+from registry.store_people import PeopleStore, SessionRow
 from screens.context import ConsoleContext
 from screens.register_form import RegisterContext
 from screens.session_events import SessionStarted
@@ -222,6 +227,70 @@ def signed_in_context(context: ConsoleContext, data_dir: Path) -> ConsoleContext
     add_people(accounts)
     context.accounts = accounts
     return context
+
+
+# --------------------------------------------------------------------------------------
+# Sign-in and session screens (test_signin_ui, test_session_ui)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(name="accounts")
+def people_accounts(tmp_path: Path) -> Iterator[Accounts]:
+    yield from accounts_with_people(tmp_path / "db")
+
+
+def still_context(accounts: Accounts | None, **changes: object) -> ConsoleContext:
+    cams = demo_camera_configs()
+    ctx = context(StillHub(cams), cams, accounts=accounts)
+    for name, value in changes.items():
+        setattr(ctx, name, value)
+    return ctx
+
+
+def hub_of(app: CentraleApp) -> StillHub:
+    hub = app.context.hub
+    assert isinstance(hub, StillHub)
+    return hub
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def screen_text(app: CentraleApp) -> str:
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+async def type_text(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(*text)
+
+
+async def sign_in(pilot, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Type the credentials as a person would: user name, Enter, password, Enter."""
+    await type_text(pilot, username)
+    await pilot.press("enter")
+    await type_text(pilot, password)
+    await pilot.press("enter")
+
+
+def sessions(accounts: Accounts, username: str) -> list[SessionRow]:
+    people = PeopleStore(accounts.store)
+    rows = [people.session(i) for i in range(1, 200)]
+    return [r for r in rows if r is not None and r.username == username]
+
+
+def actions(accounts: Accounts, target: str) -> list[str]:
+    return [e.action for e in accounts.audit.entries() if e.target == target]
+
+
+def shown_keys(app: CentraleApp) -> set[str]:
+    """The actions the footer offers on the current screen."""
+    return {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
 
 
 # --------------------------------------------------------------------------------------
