@@ -30,6 +30,9 @@ from screens.widgets.session_info import site_banner
 
 class CosignScreen(Screen[str]):
     """Dismissed with the message for the sign-in screen ("" when cancelled)."""
+    #: Textual focuses it whenever the screen becomes current (not from on_mount, which can
+    #: run while the app is tearing the screen down)
+    AUTO_FOCUS = "#operator"
 
     CSS_PATH = "session.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,9 +62,6 @@ class CosignScreen(Screen[str]):
             yield Input(id="operator-password", password=True, max_length=256)
             yield Static(id="cosign-message", classes="form-message")
         yield KeyFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#operator", Input).focus()
 
     def show_message(self, text: str, *, error: bool = True) -> None:
         message = self.query_one("#cosign-message", Static)

@@ -33,6 +33,9 @@ SWITCH_USER_KEY = "f10"
 
 
 class LockScreen(Screen[None]):
+    #: Textual focuses it whenever the screen becomes current (not from on_mount, which can
+    #: run while the app is tearing the screen down)
+    AUTO_FOCUS = "#unlock-password"
     CSS_PATH = "session.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(SWITCH_USER_KEY, "switch_user", N_("Switch user"), id="lock.switch_user",
@@ -58,9 +61,6 @@ class LockScreen(Screen[None]):
             yield Static(_("Enter: unlock · F10: switch user (signs this session out)"),
                          classes="form-hint")
         yield KeyFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#unlock-password", Input).focus()
 
     def show_message(self, text: str, *, error: bool = True) -> None:
         message = self.query_one("#lock-message", Static)

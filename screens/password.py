@@ -32,6 +32,9 @@ from screens.widgets.session_info import site_banner
 
 class PasswordChangeScreen(Screen[str]):
     """Dismissed with the message for the sign-in screen ("" when cancelled)."""
+    #: Textual focuses it whenever the screen becomes current (not from on_mount, which can
+    #: run while the app is tearing the screen down)
+    AUTO_FOCUS = "#new-password"
 
     CSS_PATH = "session.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -61,9 +64,6 @@ class PasswordChangeScreen(Screen[str]):
             yield Input(id="repeat-password", password=True, max_length=256)
             yield Static(id="password-message", classes="form-message")
         yield KeyFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#new-password", Input).focus()
 
     def show_message(self, text: str, *, error: bool = True) -> None:
         message = self.query_one("#password-message", Static)

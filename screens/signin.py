@@ -47,6 +47,9 @@ def demo_table(accounts: list[DemoAccount]) -> Table:
 
 
 class SignInScreen(Screen[None]):
+    #: Textual focuses it whenever the screen becomes current (not from on_mount, which can
+    #: run while the app is tearing the screen down)
+    AUTO_FOCUS = "#username"
     CSS_PATH = "session.tcss"
     BINDINGS: ClassVar[list[BindingType]] = []
 
@@ -73,9 +76,6 @@ class SignInScreen(Screen[None]):
             with Center():
                 yield Static(demo_table(self.context.demo_accounts), id="demo-accounts")
         yield KeyFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#username", Input).focus()
 
     # -- form ------------------------------------------------------------------------------
 
